@@ -1,0 +1,1 @@
+"""Shared kernel: configuration, database, tenancy, errors, clock, ids, logging."""

@@ -1,0 +1,20 @@
+"""The one place that reads the wall clock, so tests can pin time."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+_frozen: datetime | None = None
+
+
+def now() -> datetime:
+    """Return the current time, timezone-aware UTC."""
+    return _frozen if _frozen is not None else datetime.now(UTC)
+
+
+def freeze(at: datetime | None) -> None:
+    """Pin (or with ``None`` release) the clock; for tests and the demo generator."""
+    global _frozen
+    if at is not None and at.tzinfo is None:
+        raise ValueError("frozen time must be timezone-aware")
+    _frozen = at

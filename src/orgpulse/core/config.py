@@ -1,0 +1,133 @@
+"""Settings, read once from the environment (prefix ``ORGPULSE_``, plus ``DATABASE_URL``)."""
+
+from __future__ import annotations
+
+import secrets
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import AliasChoices, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Every knob OrgPulse reads. ``docs/configuration.md`` lists each one (a test checks)."""
+
+    model_config = SettingsConfigDict(env_prefix="ORGPULSE_", extra="ignore")
+
+    database_url: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("DATABASE_URL", "ORGPULSE_DATABASE_URL"),
+        description=(
+            "PostgreSQL URL of the schema owner (runs migrations). Unset: an embedded PostgreSQL "
+            "is started in the data directory."
+        ),
+    )
+    database_read_url: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("DATABASE_READ_URL", "ORGPULSE_DATABASE_READ_URL"),
+        description="Optional replica URL (app role) for dashboard reads. Unset: the primary.",
+    )
+    data_dir: Path = Field(
+        default=Path(".orgpulse"),
+        description="Directory for the embedded PostgreSQL cluster and generated secrets.",
+    )
+    app_db_role: str = Field(
+        default="orgpulse_app",
+        description=(
+            "Login role the web app and ingestion use: not the owner, no BYPASSRLS. "
+            "Created by `orgpulse db upgrade`."
+        ),
+    )
+    app_db_password: str | None = Field(
+        default=None,
+        description=(
+            "Password of the app role. Unset: generated and kept in the data directory "
+            "(set it explicitly in production)."
+        ),
+    )
+    secret_key: str | None = Field(
+        default=None,
+        description=(
+            "Secret for signing CSRF tokens and webhook bodies. Unset: generated and kept in the "
+            "data directory (set it explicitly in production)."
+        ),
+    )
+    environment: Literal["development", "production", "test"] = Field(
+        default="development",
+        description="`production` turns on JSON logs and Secure cookies and requires explicit secrets.",
+    )
+    log_level: str = Field(default="INFO", description="Python log level for OrgPulse loggers.")
+    retention_days: int = Field(
+        default=730,
+        ge=30,
+        description="Events older than this are rejected at ingest and their partitions dropped.",
+    )
+    max_future_skew_seconds: int = Field(
+        default=86_400,
+        ge=0,
+        description="Events whose corrected timestamp is further ahead than this are rejected.",
+    )
+    partitions_ahead_months: int = Field(
+        default=3,
+        ge=1,
+        description="Monthly event partitions kept created ahead of the current month.",
+    )
+    freshness_amber_seconds: int = Field(
+        default=600,
+        ge=1,
+        description="Freshness badge turns amber when the newest rolled-up event is older than this.",
+    )
+    session_days: int = Field(
+        default=14, ge=1, description="Web sessions expire after this many days."
+    )
+    login_max_failures: int = Field(
+        default=5,
+        ge=1,
+        description="Failed logins per account and address within the window before refusing (429).",
+    )
+    login_window_seconds: int = Field(
+        default=900, ge=60, description="Window for counting failed logins."
+    )
+    db_pool_size: int = Field(default=10, ge=1, description="Connections per web process.")
+    jobs_enabled: bool = Field(
+        default=True,
+        description="Run scheduled maintenance (partitions ahead) inside `orgpulse serve`.",
+    )
+
+    @property
+    def secure_cookies(self) -> bool:
+        return self.environment == "production"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """Return the process-wide settings."""
+    return Settings()
+
+
+def persisted_secret(settings: Settings, name: str) -> str:
+    """Return a secret kept in the data directory, generating it on first use.
+
+    Why: the embedded demo must work with zero configuration, but a secret that changes at every
+    start would log everyone out and break the app role's password. Production sets them explicitly.
+    """
+    if settings.environment == "production":
+        raise RuntimeError(f"ORGPULSE_{name.upper()} must be set explicitly in production")
+    path = settings.data_dir / "secrets" / name
+    if path.exists():
+        return path.read_text().strip()
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    value = secrets.token_urlsafe(32)
+    path.write_text(value)
+    path.chmod(0o600)
+    return value
+
+
+def secret_key(settings: Settings) -> str:
+    return settings.secret_key or persisted_secret(settings, "secret_key")
+
+
+def app_db_password(settings: Settings) -> str:
+    return settings.app_db_password or persisted_secret(settings, "app_db_password")

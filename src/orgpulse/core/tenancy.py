@@ -1,0 +1,93 @@
+"""Tenant context: set once per transaction, fail closed.
+
+Every tenant table carries a row-level-security policy that admits only rows whose ``org_id`` is in
+the transaction-local setting ``orgpulse.org_ids``. The setting is made with
+``set_config(..., true)``, so it dies with the transaction and a pooled connection can never carry
+one request's tenant into the next. No setting means no rows. Python code that needs tenant data
+asks for the scope of its connection and raises when there is none.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+from sqlalchemy import Connection, Engine, text
+
+from orgpulse.core.errors import MissingTenantContext
+
+_SCOPE_KEY = "orgpulse.scope"
+
+
+@dataclass(frozen=True)
+class TenantScope:
+    """The orgs a transaction may touch, and the user it acts for (if any)."""
+
+    org_ids: frozenset[int]
+    user_id: int | None = None
+
+    @classmethod
+    def of(cls, org_ids: Iterable[int], *, user_id: int | None = None) -> TenantScope:
+        return cls(frozenset(int(o) for o in org_ids), user_id)
+
+
+def apply_scope(conn: Connection, scope: TenantScope) -> None:
+    """Set (or replace) the tenant context of the connection's current transaction."""
+    if not conn.in_transaction():
+        raise MissingTenantContext("a tenant scope only lives inside a transaction")
+    conn.execute(
+        text(
+            "SELECT set_config('orgpulse.org_ids', :orgs, true),"
+            " set_config('orgpulse.user_id', :uid, true)"
+        ),
+        {
+            "orgs": ",".join(str(o) for o in sorted(scope.org_ids)),
+            "uid": "" if scope.user_id is None else str(scope.user_id),
+        },
+    )
+    conn.info[_SCOPE_KEY] = scope
+
+
+def scope_of(conn: Connection) -> TenantScope:
+    """Return the connection's tenant scope; raise if tenant data is touched without one."""
+    scope = conn.info.get(_SCOPE_KEY)
+    if scope is None:
+        raise MissingTenantContext("tenant data accessed without a tenant scope")
+    assert isinstance(scope, TenantScope)
+    return scope
+
+
+def require_org(conn: Connection, org_id: int) -> None:
+    """Raise unless ``org_id`` is inside the connection's scope."""
+    if org_id not in scope_of(conn).org_ids:
+        raise MissingTenantContext(f"org {org_id} is outside the transaction's tenant scope")
+
+
+@contextmanager
+def scoped(engine: Engine, scope: TenantScope) -> Iterator[Connection]:
+    """Open one transaction with the tenant context set; commit on success."""
+    with engine.connect() as conn:
+        try:
+            with conn.begin():
+                apply_scope(conn, scope)
+                yield conn
+        finally:
+            conn.info.pop(_SCOPE_KEY, None)
+
+
+@contextmanager
+def unscoped(engine: Engine) -> Iterator[Connection]:
+    """Open one transaction with no tenant context: platform tables only (tenant tables: 0 rows)."""
+    with engine.connect() as conn:
+        conn.info.pop(_SCOPE_KEY, None)
+        with conn.begin():
+            yield conn
+
+
+def all_org_ids(conn: Connection) -> list[int]:
+    """Return every org id from the routing directory (the scope of all-org staff roles)."""
+    rows = conn.execute(
+        text("SELECT org_id FROM directory_groups WHERE unit_id IS NULL ORDER BY org_id")
+    )
+    return [r[0] for r in rows]

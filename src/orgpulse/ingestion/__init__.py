@@ -1,0 +1,15 @@
+"""Segment-spec ingestion: validation, attribution, idempotent writes and rollups."""
+
+from orgpulse.ingestion.service import ingest, store_messages
+from orgpulse.ingestion.validation import Limits, Message, Rejection, validate_batch
+from orgpulse.ingestion.writer import IngestResult
+
+__all__ = [
+    "IngestResult",
+    "Limits",
+    "Message",
+    "Rejection",
+    "ingest",
+    "store_messages",
+    "validate_batch",
+]

@@ -1,0 +1,87 @@
+"""Ingest a batch: validate, write in one transaction, retry on deadlock, map outages to 503."""
+
+from __future__ import annotations
+
+import logging
+import time
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Engine
+from sqlalchemy.exc import DBAPIError, OperationalError
+
+from orgpulse.core import clock
+from orgpulse.core.config import Settings
+from orgpulse.core.errors import InvalidInput, ServiceUnavailable
+from orgpulse.ingestion.validation import Limits, Message, validate_batch
+from orgpulse.ingestion.writer import IngestResult, write_messages
+
+log = logging.getLogger(__name__)
+
+_RETRYABLE = {"40P01", "40001"}  # deadlock detected, serialization failure
+MAX_ATTEMPTS = 4
+
+
+def limits_from(settings: Settings) -> Limits:
+    return Limits(
+        retention_days=settings.retention_days,
+        max_future_skew_seconds=settings.max_future_skew_seconds,
+    )
+
+
+def store_messages(
+    *, engine: Engine, messages: list[Message], received_at: datetime, source: str
+) -> IngestResult:
+    """Write validated messages in one transaction, retrying transient conflicts."""
+    for attempt in range(1, MAX_ATTEMPTS + 1):
+        try:
+            with engine.connect() as conn, conn.begin():
+                result = write_messages(
+                    conn, messages=messages, received_at=received_at, source=source
+                )
+            return result
+        except DBAPIError as exc:
+            sqlstate = getattr(exc.orig, "sqlstate", None)
+            if sqlstate in _RETRYABLE and attempt < MAX_ATTEMPTS:
+                log.info("ingest retry %d after %s", attempt, sqlstate)
+                time.sleep(0.01 * attempt)
+                continue
+            if isinstance(exc, OperationalError) or exc.connection_invalidated:
+                raise ServiceUnavailable(
+                    "the database is unavailable; nothing from this request was stored, "
+                    "retry it later",
+                    retry_after=5,
+                ) from exc
+            raise
+    raise AssertionError("unreachable")
+
+
+def ingest(
+    *,
+    engine: Engine,
+    settings: Settings,
+    body: Any,
+    source: str,
+    implied_type: str | None = None,
+) -> IngestResult:
+    """Validate a decoded Segment request body and store what is valid; return the outcome."""
+    received_at = clock.now()
+    try:
+        messages, rejections, in_batch_duplicates = validate_batch(
+            body, received_at=received_at, limits=limits_from(settings), implied_type=implied_type
+        )
+    except ValueError as exc:
+        raise InvalidInput(str(exc)) from None
+    result = IngestResult(rejections=list(rejections), duplicates=in_batch_duplicates)
+    if messages:
+        stored = store_messages(
+            engine=engine, messages=messages, received_at=received_at, source=source
+        )
+        result.accepted = stored.accepted
+        result.duplicates += stored.duplicates
+        result.unattributed = stored.unattributed
+        result.reattributed = stored.reattributed
+        result.rejections.extend(stored.rejections)
+        result.org_ids = stored.org_ids
+    result.rejections.sort(key=lambda r: r.index)
+    return result

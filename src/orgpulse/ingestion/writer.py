@@ -1,0 +1,634 @@
+"""Write validated messages: attribute them to orgs, units and members, store each once, and
+update the rollups from the newly inserted rows, all in the caller's transaction.
+
+Order inside one transaction:
+1. resolve every groupId / userId through the routing directory (no tenant context needed);
+2. create the orgs and units that ``group`` calls introduce (directory first, for the org id);
+3. open the tenant context for exactly the orgs this batch touches;
+4. upsert orgs/units/members (profile updates only when newer: replays and out-of-order
+   messages cannot roll a profile back);
+5. insert into ``event_dedup`` → ``events`` → rollups in one statement, so only rows that were
+   new are counted;
+6. hold what no org can be found for, and re-attribute held messages whose group or user
+   became known.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import orjson
+from sqlalchemy import Connection, text
+
+from orgpulse.core.tenancy import TenantScope, apply_scope
+from orgpulse.ingestion.validation import Message, Rejection
+
+PARENT_TRAITS = ("parent_group_id", "parentGroupId")
+MAX_REATTRIBUTION_ROUNDS = 3
+_NEVER = datetime.fromisoformat("1970-01-01T00:00:00+00:00")
+
+
+@dataclass
+class IngestResult:
+    """What happened to a batch: every message sent lands in exactly one bucket."""
+
+    accepted: int = 0
+    duplicates: int = 0
+    unattributed: int = 0
+    reattributed: int = 0
+    rejections: list[Rejection] = field(default_factory=list)
+    org_ids: set[int] = field(default_factory=set)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "accepted": self.accepted,
+            "duplicates": self.duplicates,
+            "unattributed": self.unattributed,
+            "reattributed": self.reattributed,
+            "rejected": len(self.rejections),
+            "rejections": [r.as_dict() for r in self.rejections],
+        }
+
+
+@dataclass
+class _Group:
+    org_id: int
+    unit_id: int | None
+
+
+def slugify(value: str) -> str:
+    slug = re.sub(r"[^a-z0-9]+", "-", value.lower()).strip("-")
+    return slug[:60] or "org"
+
+
+def _parent_of(msg: Message) -> str | None:
+    for key in PARENT_TRAITS:
+        value = msg.traits.get(key)
+        if isinstance(value, str | int) and not isinstance(value, bool) and str(value):
+            return str(value)
+    return None
+
+
+def _trait_str(traits: dict[str, Any], key: str) -> str | None:
+    value = traits.get(key)
+    if isinstance(value, str | int) and not isinstance(value, bool) and str(value).strip():
+        return str(value).strip()[:200]
+    return None
+
+
+def _jsonb(value: dict[str, Any]) -> str:
+    return orjson.dumps(value).decode()
+
+
+class _Batch:
+    def __init__(self, conn: Connection, result: IngestResult) -> None:
+        self.conn = conn
+        self.result = result
+        self.groups: dict[str, _Group] = {}
+        self.users: dict[str, int] = {}  # external user id → org of its latest association
+        self.new_group_ids: set[str] = set()
+        self.new_user_ids: set[str] = set()
+
+    # ---------------------------------------------------------------- directory
+    def load_directory(self, messages: list[Message]) -> None:
+        group_ids = {m.group_id for m in messages if m.group_id}
+        group_ids |= {p for m in messages if m.type == "group" and (p := _parent_of(m))}
+        group_ids |= {
+            u for m in messages if m.type == "identify" and (u := _trait_str(m.traits, "unit"))
+        }
+        wanted = sorted(group_ids - self.groups.keys())
+        if wanted:
+            rows = self.conn.execute(
+                text(
+                    "SELECT external_id, org_id, unit_id FROM directory_groups "
+                    "WHERE external_id = ANY(CAST(:ids AS text[]))"
+                ),
+                {"ids": wanted},
+            )
+            for ext, org_id, unit_id in rows:
+                self.groups[ext] = _Group(org_id, unit_id)
+        users = sorted({m.user_id for m in messages if m.user_id} - self.users.keys())
+        if users:
+            rows = self.conn.execute(
+                text(
+                    "SELECT external_user_id, org_id FROM directory_members "
+                    "WHERE external_user_id = ANY(CAST(:ids AS text[]))"
+                ),
+                {"ids": users},
+            )
+            self.users.update({ext: org_id for ext, org_id in rows})
+
+    def _new_org(self, external_id: str, name: str | None) -> int:
+        org_id = self.conn.execute(text("SELECT nextval('org_id_seq')")).scalar_one()
+        base = slugify(name or external_id)
+        taken = {
+            r[0]
+            for r in self.conn.execute(
+                text("SELECT slug FROM directory_groups WHERE slug = :s OR slug LIKE :p"),
+                {"s": base, "p": base + "-%"},
+            )
+        }
+        slug, n = base, 2
+        while slug in taken:
+            slug, n = f"{base}-{n}", n + 1
+        row = self.conn.execute(
+            text(
+                "INSERT INTO directory_groups (external_id, org_id, slug) VALUES (:e, :o, :s) "
+                "ON CONFLICT (external_id) DO NOTHING RETURNING org_id"
+            ),
+            {"e": external_id, "o": org_id, "s": slug},
+        ).first()
+        if row is None:  # created concurrently by another batch
+            existing = self.conn.execute(
+                text("SELECT org_id, unit_id FROM directory_groups WHERE external_id = :e"),
+                {"e": external_id},
+            ).one()
+            self.groups[external_id] = _Group(existing[0], existing[1])
+            return int(existing[0])
+        self.groups[external_id] = _Group(org_id, None)
+        self.new_group_ids.add(external_id)
+        self._org_rows[org_id] = {
+            "org_id": org_id,
+            "external_id": external_id,
+            "slug": slug,
+            "name": external_id,
+            "traits": {},
+            "timezone": "UTC",
+            "profile_at": None,
+        }
+        return int(org_id)
+
+    # ---------------------------------------------------------------- group calls
+    def apply_groups(self, messages: list[Message]) -> list[Message]:
+        """Create/update orgs and units named by group calls; return the messages still valid."""
+        self._org_rows: dict[int, dict[str, Any]] = {}
+        self._unit_rows: dict[tuple[int, str], dict[str, Any]] = {}
+        keep: list[Message] = []
+        for msg in sorted(messages, key=lambda m: m.event_time):
+            if msg.type != "group":
+                keep.append(msg)
+                continue
+            assert msg.group_id is not None
+            parent = _parent_of(msg)
+            known = self.groups.get(msg.group_id)
+            name = _trait_str(msg.traits, "name")
+            if parent is not None and parent != msg.group_id:
+                parent_group = self.groups.get(parent)
+                if parent_group is None:
+                    self._new_org(parent, None)
+                    parent_group = self.groups[parent]
+                if parent_group.unit_id is not None:
+                    self.result.rejections.append(
+                        Rejection(msg.index, msg.message_id, f"parent group {parent!r} is a unit")
+                    )
+                    continue
+                if known is not None and known.unit_id is None:
+                    self.result.rejections.append(
+                        Rejection(
+                            msg.index,
+                            msg.message_id,
+                            f"group {msg.group_id!r} is an organization; it cannot become a unit",
+                        )
+                    )
+                    continue
+                if known is not None and known.org_id != parent_group.org_id:
+                    self.result.rejections.append(
+                        Rejection(
+                            msg.index,
+                            msg.message_id,
+                            f"unit {msg.group_id!r} belongs to another organization; "
+                            "moving units between organizations is not supported",
+                        )
+                    )
+                    continue
+                if msg.user_id is not None:
+                    self.users[msg.user_id] = parent_group.org_id
+                self._unit_rows[(parent_group.org_id, msg.group_id)] = {
+                    "org_id": parent_group.org_id,
+                    "external_id": msg.group_id,
+                    "name": name or msg.group_id,
+                    "kind": _trait_str(msg.traits, "kind") or "unit",
+                    "traits": msg.traits,
+                    "profile_at": msg.event_time,
+                }
+            elif known is not None and known.unit_id is not None:
+                if msg.user_id is not None:
+                    self.users[msg.user_id] = known.org_id
+                self._unit_rows[(known.org_id, msg.group_id)] = {
+                    "org_id": known.org_id,
+                    "external_id": msg.group_id,
+                    "name": name or msg.group_id,
+                    "kind": _trait_str(msg.traits, "kind") or "unit",
+                    "traits": msg.traits,
+                    "profile_at": msg.event_time,
+                }
+            else:
+                org_id = known.org_id if known else self._new_org(msg.group_id, name)
+                row = self._org_rows.get(org_id)
+                if row is None:
+                    row = {"org_id": org_id, "external_id": msg.group_id}
+                    self._org_rows[org_id] = row
+                if msg.user_id is not None:
+                    self.users[msg.user_id] = org_id
+                row.update(
+                    name=name or row.get("name") or msg.group_id,
+                    traits=msg.traits,
+                    timezone=_trait_str(msg.traits, "timezone") or "UTC",
+                    profile_at=msg.event_time,
+                )
+            keep.append(msg)
+        return keep
+
+    def write_profiles(self) -> None:
+        """Upsert org and unit rows (inside the tenant context); register new units."""
+        for row in self._org_rows.values():
+            params = {**row, "traits": _jsonb(row.get("traits") or {})}
+            params.setdefault("slug", None)
+            params.setdefault("timezone", "UTC")
+            self.conn.execute(
+                text(
+                    "INSERT INTO orgs (org_id, external_id, slug, name, traits, timezone, profile_at)"
+                    " VALUES (:org_id, :external_id,"
+                    "  COALESCE(:slug, (SELECT slug FROM directory_groups WHERE org_id = :org_id"
+                    "                    AND unit_id IS NULL)),"
+                    "  :name, CAST(:traits AS jsonb), :timezone, :profile_at)"
+                    " ON CONFLICT (org_id) DO UPDATE SET name = excluded.name,"
+                    "  traits = orgs.traits || excluded.traits, timezone = excluded.timezone,"
+                    "  profile_at = excluded.profile_at, updated_at = now()"
+                    " WHERE excluded.profile_at IS NOT NULL AND"
+                    "  (orgs.profile_at IS NULL OR excluded.profile_at >= orgs.profile_at)"
+                ),
+                params,
+            )
+        for row in self._unit_rows.values():
+            unit_id = self.conn.execute(
+                text(
+                    "INSERT INTO units (org_id, external_id, name, kind, traits, profile_at)"
+                    " VALUES (:org_id, :external_id, :name, :kind, CAST(:traits AS jsonb),"
+                    "  :profile_at)"
+                    " ON CONFLICT (org_id, external_id) DO UPDATE SET"
+                    "  name = CASE WHEN units.profile_at IS NULL"
+                    "   OR excluded.profile_at >= units.profile_at THEN excluded.name"
+                    "   ELSE units.name END,"
+                    "  kind = CASE WHEN units.profile_at IS NULL"
+                    "   OR excluded.profile_at >= units.profile_at THEN excluded.kind"
+                    "   ELSE units.kind END,"
+                    "  traits = CASE WHEN units.profile_at IS NULL"
+                    "   OR excluded.profile_at >= units.profile_at"
+                    "   THEN units.traits || excluded.traits ELSE units.traits END,"
+                    "  profile_at = GREATEST(units.profile_at, excluded.profile_at),"
+                    "  updated_at = now()"
+                    " RETURNING unit_id"
+                ),
+                {**row, "traits": _jsonb(row["traits"])},
+            ).scalar_one()
+            ext = row["external_id"]
+            if ext not in self.groups or self.groups[ext].unit_id is None:
+                self.conn.execute(
+                    text(
+                        "INSERT INTO directory_groups (external_id, org_id, unit_id)"
+                        " VALUES (:e, :o, :u) ON CONFLICT (external_id) DO NOTHING"
+                    ),
+                    {"e": ext, "o": row["org_id"], "u": unit_id},
+                )
+                self.groups[ext] = _Group(row["org_id"], unit_id)
+                self.new_group_ids.add(ext)
+
+    # ---------------------------------------------------------------- attribution
+    def attribute(
+        self, messages: list[Message]
+    ) -> tuple[list[tuple[Message, int, int | None]], list[tuple[Message, str]]]:
+        placed: list[tuple[Message, int, int | None]] = []
+        held: list[tuple[Message, str]] = []
+        for msg in messages:
+            if msg.group_id is not None:
+                group = self.groups.get(msg.group_id)
+                if group is None:
+                    held.append((msg, f"unknown groupId {msg.group_id!r}"))
+                else:
+                    placed.append((msg, group.org_id, group.unit_id))
+            elif msg.user_id is not None and msg.user_id in self.users:
+                placed.append((msg, self.users[msg.user_id], None))
+            else:
+                held.append((msg, "no context.groupId and no known org for this user"))
+        return placed, held
+
+    def scope_orgs(self, placed: Iterable[tuple[Message, int, int | None]]) -> set[int]:
+        org_ids = {org_id for _, org_id, _ in placed}
+        org_ids |= {g.org_id for g in self.groups.values()}
+        org_ids |= set(self.users.values())
+        return org_ids
+
+    def upsert_members(
+        self, placed: list[tuple[Message, int, int | None]]
+    ) -> dict[tuple[int, str], tuple[int, int | None]]:
+        """Create/refresh members; return (org, user) → (member id, unit id)."""
+        agg: dict[tuple[int, str], dict[str, Any]] = {}
+        for msg, org_id, unit_id in placed:
+            if msg.user_id is None:
+                continue
+            key = (org_id, msg.user_id)
+            entry = agg.get(key)
+            if entry is None:
+                entry = agg[key] = {
+                    "first": msg.event_time,
+                    "last": msg.event_time,
+                    "profile_at": None,
+                    "traits": {},
+                    "role": None,
+                    "unit": None,
+                    "associated_at": _NEVER,
+                }
+            entry["first"] = min(entry["first"], msg.event_time)
+            entry["last"] = max(entry["last"], msg.event_time)
+            profile_unit = None
+            if msg.type == "identify":
+                unit_ext = _trait_str(msg.traits, "unit")
+                group = self.groups.get(unit_ext) if unit_ext else None
+                if group is not None and group.org_id == org_id:
+                    profile_unit = group.unit_id
+            elif msg.type == "group":
+                profile_unit = unit_id
+                entry["associated_at"] = max(entry["associated_at"], msg.event_time)
+            if msg.type in ("identify", "group") and (
+                entry["profile_at"] is None or msg.event_time >= entry["profile_at"]
+            ):
+                entry["profile_at"] = msg.event_time
+                if msg.type == "identify":
+                    entry["traits"] = {**entry["traits"], **msg.traits}
+                    entry["role"] = _trait_str(msg.traits, "role") or entry["role"]
+                entry["unit"] = profile_unit or entry["unit"]
+        if not agg:
+            return {}
+        keys = sorted(agg)
+        rows = self.conn.execute(
+            text(
+                "INSERT INTO members AS m (org_id, external_user_id, first_seen_at, last_seen_at,"
+                "  profile_at, traits, role, unit_id)"
+                " SELECT * FROM unnest(CAST(:orgs AS bigint[]), CAST(:users AS text[]),"
+                "  CAST(:firsts AS timestamptz[]), CAST(:lasts AS timestamptz[]),"
+                "  CAST(:profiles AS timestamptz[]), CAST(:traits AS jsonb[]),"
+                "  CAST(:roles AS text[]), CAST(:units AS bigint[]))"
+                " ON CONFLICT (org_id, external_user_id) DO UPDATE SET"
+                "  first_seen_at = LEAST(m.first_seen_at, excluded.first_seen_at),"
+                "  last_seen_at = GREATEST(m.last_seen_at, excluded.last_seen_at),"
+                "  traits = CASE WHEN excluded.profile_at IS NOT NULL AND (m.profile_at IS NULL"
+                "   OR excluded.profile_at >= m.profile_at) THEN m.traits || excluded.traits"
+                "   ELSE m.traits END,"
+                "  role = CASE WHEN excluded.profile_at IS NOT NULL AND (m.profile_at IS NULL"
+                "   OR excluded.profile_at >= m.profile_at) THEN COALESCE(excluded.role, m.role)"
+                "   ELSE m.role END,"
+                "  unit_id = CASE WHEN excluded.profile_at IS NOT NULL AND (m.profile_at IS NULL"
+                "   OR excluded.profile_at >= m.profile_at)"
+                "   THEN COALESCE(excluded.unit_id, m.unit_id) ELSE m.unit_id END,"
+                "  profile_at = GREATEST(m.profile_at, excluded.profile_at),"
+                "  updated_at = now()"
+                " RETURNING org_id, external_user_id, member_id, unit_id"
+            ),
+            {
+                "orgs": [k[0] for k in keys],
+                "users": [k[1] for k in keys],
+                "firsts": [agg[k]["first"] for k in keys],
+                "lasts": [agg[k]["last"] for k in keys],
+                "profiles": [agg[k]["profile_at"] for k in keys],
+                "traits": [_jsonb(agg[k]["traits"]) for k in keys],
+                "roles": [agg[k]["role"] for k in keys],
+                "units": [agg[k]["unit"] for k in keys],
+            },
+        )
+        members = {(r[0], r[1]): (r[2], r[3]) for r in rows}
+        dir_rows = self.conn.execute(
+            text(
+                "INSERT INTO directory_members AS d (external_user_id, org_id, member_id,"
+                "  associated_at)"
+                " SELECT * FROM unnest(CAST(:users AS text[]), CAST(:orgs AS bigint[]),"
+                "  CAST(:members AS bigint[]), CAST(:at AS timestamptz[]))"
+                " ON CONFLICT (external_user_id) DO UPDATE SET org_id = excluded.org_id,"
+                "  member_id = excluded.member_id, associated_at = excluded.associated_at"
+                " WHERE excluded.associated_at > d.associated_at"
+                " RETURNING external_user_id, org_id, (xmax = 0) AS inserted"
+            ),
+            self._latest_associations(keys, agg, members),
+        )
+        for user, org_id, inserted in dir_rows:
+            self.users[user] = org_id
+            if inserted:
+                self.new_user_ids.add(user)
+        return members
+
+    @staticmethod
+    def _latest_associations(
+        keys: list[tuple[int, str]],
+        agg: dict[tuple[int, str], dict[str, Any]],
+        members: dict[tuple[int, str], tuple[int, int | None]],
+    ) -> dict[str, list[Any]]:
+        best: dict[str, tuple[int, str]] = {}
+        for key in keys:
+            current = best.get(key[1])
+            if current is None or agg[key]["associated_at"] > agg[current]["associated_at"]:
+                best[key[1]] = key
+        chosen = [best[u] for u in sorted(best)]
+        return {
+            "users": [k[1] for k in chosen],
+            "orgs": [k[0] for k in chosen],
+            "members": [members[k][0] for k in chosen],
+            "at": [agg[k]["associated_at"] for k in chosen],
+        }
+
+    # ---------------------------------------------------------------- events + rollups
+    def insert_events(
+        self,
+        placed: list[tuple[Message, int, int | None]],
+        members: dict[tuple[int, str], tuple[int, int | None]],
+        received_at: datetime,
+    ) -> int:
+        if not placed:
+            return 0
+        cols: dict[str, list[Any]] = {
+            k: []
+            for k in (
+                "orgs", "times", "ids", "mids", "types", "names", "members", "units", "anons",
+                "props", "ctx",
+            )
+        }
+        for msg, org_id, unit_id in placed:
+            member = members.get((org_id, msg.user_id)) if msg.user_id else None
+            cols["orgs"].append(org_id)
+            cols["times"].append(msg.event_time)
+            cols["ids"].append(msg.event_id)
+            cols["mids"].append(msg.message_id)
+            cols["types"].append(msg.type)
+            cols["names"].append(msg.name)
+            cols["members"].append(member[0] if member else None)
+            if unit_id is None and msg.type != "group" and member is not None:
+                unit_id = member[1]
+            cols["units"].append(unit_id)
+            cols["anons"].append(msg.anonymous_id)
+            payload = msg.traits if msg.type in ("identify", "group") else msg.properties
+            cols["props"].append(_jsonb(payload))
+            cols["ctx"].append(_jsonb(msg.context))
+        inserted = self.conn.execute(INSERT_EVENTS_SQL, {**cols, "received": received_at})
+        return int(inserted.scalar_one())
+
+    def hold(self, held: list[tuple[Message, str]], received_at: datetime) -> int:
+        if not held:
+            return 0
+        rows = self.conn.execute(
+            text(
+                "INSERT INTO unattributed_events (event_id, received_at, external_user_id,"
+                "  group_external_id, message_id, reason, message)"
+                " SELECT * FROM unnest(CAST(:ids AS uuid[]), CAST(:recv AS timestamptz[]),"
+                "  CAST(:users AS text[]), CAST(:groups AS text[]), CAST(:mids AS text[]),"
+                "  CAST(:reasons AS text[]), CAST(:msgs AS jsonb[]))"
+                " ON CONFLICT (message_id) DO NOTHING RETURNING 1"
+            ),
+            {
+                "ids": [m.event_id for m, _ in held],
+                "recv": [received_at] * len(held),
+                "users": [m.user_id for m, _ in held],
+                "groups": [m.group_id for m, _ in held],
+                "mids": [m.message_id for m, _ in held],
+                "reasons": [r for _, r in held],
+                "msgs": [orjson.dumps(m.to_json()).decode() for m, _ in held],
+            },
+        )
+        return len(rows.fetchall())
+
+    def claim_held(self) -> list[Message]:
+        """Take held messages whose group or user became known in this batch."""
+        groups, users = sorted(self.new_group_ids), sorted(self.new_user_ids)
+        self.new_group_ids, self.new_user_ids = set(), set()
+        if not groups and not users:
+            return []
+        rows = self.conn.execute(
+            text(
+                "DELETE FROM unattributed_events WHERE event_id IN ("
+                " SELECT event_id FROM unattributed_events"
+                " WHERE group_external_id = ANY(CAST(:groups AS text[]))"
+                "  OR (group_external_id IS NULL AND external_user_id = ANY(CAST(:users AS text[])))"
+                " ORDER BY event_id FOR UPDATE SKIP LOCKED)"
+                " RETURNING message"
+            ),
+            {"groups": groups, "users": users},
+        )
+        return [Message.from_json(r[0], index=-1) for r in rows]
+
+
+INSERT_EVENTS_SQL = text(
+    """
+WITH input AS (
+    SELECT * FROM unnest(
+        CAST(:orgs AS bigint[]), CAST(:times AS timestamptz[]), CAST(:ids AS uuid[]),
+        CAST(:mids AS text[]), CAST(:types AS text[]), CAST(:names AS text[]),
+        CAST(:members AS bigint[]), CAST(:units AS bigint[]), CAST(:anons AS text[]),
+        CAST(:props AS jsonb[]), CAST(:ctx AS jsonb[])
+    ) AS t(org_id, event_time, event_id, message_id, type, name, member_id, unit_id,
+           anonymous_id, properties, context)
+), fresh AS (
+    INSERT INTO event_dedup (org_id, message_id, received_at)
+    SELECT org_id, message_id, CAST(:received AS timestamptz) FROM input
+    ORDER BY org_id, message_id
+    ON CONFLICT DO NOTHING
+    RETURNING org_id, message_id
+), ins AS (
+    INSERT INTO events (org_id, event_time, event_id, message_id, type, name, member_id,
+                        unit_id, anonymous_id, received_at, properties, context)
+    SELECT i.org_id, i.event_time, i.event_id, i.message_id, i.type, i.name, i.member_id,
+           i.unit_id, i.anonymous_id, CAST(:received AS timestamptz), i.properties, i.context
+    FROM input i JOIN fresh f ON f.org_id = i.org_id AND f.message_id = i.message_id
+    RETURNING org_id, event_time, type, name, member_id, unit_id
+), daily AS (
+    INSERT INTO rollup_daily_events AS r (org_id, day, unit_id, name, events)
+    SELECT org_id, CAST(timezone('UTC', event_time) AS date), COALESCE(unit_id, 0), name, count(*)
+    FROM ins GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4
+    ON CONFLICT (org_id, day, unit_id, name) DO UPDATE SET events = r.events + excluded.events
+    RETURNING 1
+), active AS (
+    INSERT INTO rollup_member_days AS r (org_id, day, member_id, unit_id, events)
+    SELECT org_id, CAST(timezone('UTC', event_time) AS date), member_id,
+           max(COALESCE(unit_id, 0)), count(*)
+    FROM ins WHERE member_id IS NOT NULL AND type IN ('track', 'page', 'screen')
+    GROUP BY 1, 2, 3 ORDER BY 1, 2, 3
+    ON CONFLICT (org_id, day, member_id) DO UPDATE
+        SET events = r.events + excluded.events, unit_id = excluded.unit_id
+    RETURNING 1
+), state AS (
+    INSERT INTO rollup_state AS s (org_id, newest_event_at, last_received_at, last_rollup_at,
+                                   events_total)
+    SELECT org_id, max(event_time), CAST(:received AS timestamptz), clock_timestamp(), count(*)
+    FROM ins GROUP BY org_id ORDER BY org_id
+    ON CONFLICT (org_id) DO UPDATE SET
+        newest_event_at = GREATEST(s.newest_event_at, excluded.newest_event_at),
+        last_received_at = excluded.last_received_at,
+        last_rollup_at = excluded.last_rollup_at,
+        events_total = s.events_total + excluded.events_total
+    RETURNING 1
+)
+SELECT (SELECT count(*) FROM ins)
+     + 0 * ((SELECT count(*) FROM daily) + (SELECT count(*) FROM active)
+            + (SELECT count(*) FROM state))
+"""
+)
+
+
+def write_messages(
+    conn: Connection,
+    *,
+    messages: list[Message],
+    received_at: datetime,
+    source: str,
+    result: IngestResult | None = None,
+) -> IngestResult:
+    """Store validated messages in the caller's transaction; return what happened to each."""
+    result = result or IngestResult()
+    batch = _Batch(conn, result)
+    pending = messages
+    rounds = 0
+    held_here: set[str] = set()
+    while pending:
+        batch.load_directory(pending)
+        pending = batch.apply_groups(pending)
+        placed, held = batch.attribute(pending)
+        org_ids = batch.scope_orgs(placed)
+        apply_scope(conn, TenantScope.of(org_ids))
+        batch.write_profiles()
+        placed, held = batch.attribute(pending)
+        members = batch.upsert_members(placed)
+        inserted = batch.insert_events(placed, members, received_at)
+        fresh_held = batch.hold(held, received_at)
+        if rounds == 0:
+            result.accepted += inserted
+            result.duplicates += len(placed) - inserted + (len(held) - fresh_held)
+            result.unattributed += fresh_held
+            held_here = {m.message_id for m, _ in held}
+        else:
+            # A message this request held and then placed counts as accepted, not held; older
+            # held messages that land now are "reattributed". Re-held ones stay held.
+            own = min(inserted, sum(1 for m, _, _ in placed if m.message_id in held_here))
+            result.accepted += own
+            result.unattributed -= own
+            result.reattributed += inserted - own
+        result.org_ids |= {org_id for _, org_id, _ in placed}
+        rounds += 1
+        if rounds >= MAX_REATTRIBUTION_ROUNDS:
+            break
+        pending = batch.claim_held()
+    conn.execute(
+        text(
+            "INSERT INTO ingest_batches (received_at, source, accepted, duplicates, rejected,"
+            " unattributed) VALUES (:r, :s, :a, :d, :j, :u)"
+        ),
+        {
+            "r": received_at,
+            "s": source,
+            "a": result.accepted + result.reattributed,
+            "d": result.duplicates,
+            "j": len(result.rejections),
+            "u": result.unattributed,
+        },
+    )
+    return result
