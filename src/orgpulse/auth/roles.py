@@ -1,0 +1,63 @@
+"""Roles and what each may do. One table, read by every route's permission check."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class Role(StrEnum):
+    PLATFORM_ADMIN = "platform_admin"
+    CS_LEADER = "cs_leader"
+    ACCOUNT_MANAGER = "account_manager"
+    SUPPORT = "support"
+    ORG_ADMIN = "org_admin"
+    UNIT_ADMIN = "unit_admin"
+    EMPLOYER_VIEWER = "employer_viewer"
+    HR_SUBMITTER = "hr_submitter"
+    MEMBER = "member"
+
+
+STAFF_ROLES = frozenset(
+    {Role.PLATFORM_ADMIN, Role.CS_LEADER, Role.ACCOUNT_MANAGER, Role.SUPPORT}
+)
+# Staff roles whose scope is every org; an account manager's scope is their memberships.
+ALL_ORG_ROLES = frozenset({Role.PLATFORM_ADMIN, Role.CS_LEADER, Role.SUPPORT})
+MEMBERSHIP_ROLES = frozenset(
+    {
+        Role.ACCOUNT_MANAGER,
+        Role.ORG_ADMIN,
+        Role.UNIT_ADMIN,
+        Role.EMPLOYER_VIEWER,
+        Role.HR_SUBMITTER,
+        Role.MEMBER,
+    }
+)
+
+
+class Permission(StrEnum):
+    VIEW_ORG_ANALYTICS = "view_org_analytics"
+    VIEW_PLATFORM = "view_platform"
+    MANAGE_PLATFORM = "manage_platform"
+
+
+_GRANTS: dict[Permission, frozenset[Role]] = {
+    # Employer viewers get aggregate-only analytics once the privacy layer lands; until then
+    # they see no per-org analytics at all (fail closed).
+    Permission.VIEW_ORG_ANALYTICS: frozenset(
+        {
+            Role.PLATFORM_ADMIN,
+            Role.CS_LEADER,
+            Role.ACCOUNT_MANAGER,
+            Role.SUPPORT,
+            Role.ORG_ADMIN,
+            Role.UNIT_ADMIN,
+        }
+    ),
+    Permission.VIEW_PLATFORM: frozenset({Role.PLATFORM_ADMIN, Role.CS_LEADER, Role.SUPPORT}),
+    Permission.MANAGE_PLATFORM: frozenset({Role.PLATFORM_ADMIN}),
+}
+
+
+def grants(role: Role | None, permission: Permission) -> bool:
+    """Return whether ``role`` holds ``permission``."""
+    return role is not None and role in _GRANTS[permission]

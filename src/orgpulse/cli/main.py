@@ -1,0 +1,219 @@
+"""`orgpulse` command line."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from orgpulse.core.config import get_settings
+from orgpulse.core.errors import OrgPulseError
+
+app = typer.Typer(help="OrgPulse: org-level analytics and implementation health.", no_args_is_help=True)
+db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
+users_app = typer.Typer(help="Local users.", no_args_is_help=True)
+tokens_app = typer.Typer(help="Personal API tokens.", no_args_is_help=True)
+keys_app = typer.Typer(help="Segment write keys.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(users_app, name="users")
+app.add_typer(tokens_app, name="tokens")
+app.add_typer(keys_app, name="keys")
+err = Console(stderr=True)
+
+
+def _fail(message: str) -> typer.Exit:
+    err.print(f"[red]error:[/red] {message}")
+    return typer.Exit(code=2)
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Run migrations as the owner and create the app role and event partitions."""
+    from orgpulse.core.migrate import upgrade
+
+    upgrade(get_settings())
+    typer.echo("database is at the latest revision")
+
+
+@users_app.command("create")
+def users_create(
+    email: Annotated[str, typer.Option(help="Sign-in email")],
+    role: Annotated[str, typer.Option(help="platform_admin, cs_leader, account_manager, support, "
+                                            "org_admin, unit_admin, employer_viewer, hr_submitter, member")],
+    org: Annotated[str | None, typer.Option(help="Org slug or external id (per-org roles)")] = None,
+    name: Annotated[str | None, typer.Option(help="Display name")] = None,
+    password_stdin: Annotated[bool, typer.Option("--password-stdin", help="Read the password from stdin")] = False,
+) -> None:
+    """Create a user (optionally with a role in one org)."""
+    from orgpulse.auth import Role, create_user, resolve_org_ref
+    from orgpulse.core.db import app_engine
+    from orgpulse.core.tenancy import unscoped
+
+    try:
+        parsed_role = Role(role)
+    except ValueError:
+        raise _fail(f"unknown role {role!r}") from None
+    password = sys.stdin.readline().rstrip("\n") if password_stdin else None
+    settings = get_settings()
+    try:
+        with unscoped(app_engine(settings)) as conn:
+            org_id = None
+            if org is not None:
+                org_id = resolve_org_ref(conn, org)
+                if org_id is None:
+                    raise _fail(f"no organization {org!r}")
+            user_id = create_user(
+                conn, email=email, password=password, display_name=name, role=parsed_role,
+                org_id=org_id,
+            )
+    except OrgPulseError as exc:
+        raise _fail(exc.message) from None
+    typer.echo(f"created user {user_id} ({email}, {parsed_role})")
+
+
+@tokens_app.command("create")
+def tokens_create(
+    user: Annotated[str, typer.Option(help="Email of the user the token acts as")],
+    name: Annotated[str, typer.Option(help="What the token is for")] = "cli",
+) -> None:
+    """Create a personal API token; the token is printed once, as the last line."""
+    from orgpulse.auth import create_api_token, find_user_id
+    from orgpulse.core.db import app_engine
+    from orgpulse.core.tenancy import unscoped
+
+    try:
+        with unscoped(app_engine(get_settings())) as conn:
+            token = create_api_token(conn, user_id=find_user_id(conn, email=user), name=name)
+    except OrgPulseError as exc:
+        raise _fail(exc.message) from None
+    typer.echo(token)
+
+
+@keys_app.command("create")
+def keys_create(name: Annotated[str, typer.Option(help="Source name, e.g. 'backend'")]) -> None:
+    """Create a Segment write key; the key is printed once, as the last line."""
+    from orgpulse.auth import create_write_key
+    from orgpulse.core.db import app_engine
+    from orgpulse.core.tenancy import unscoped
+
+    with unscoped(app_engine(get_settings())) as conn:
+        key = create_write_key(conn, name=name)
+    typer.echo(f"write key for {name!r} (send it as the Basic-auth username):")
+    typer.echo(key)
+
+
+@app.command("import")
+def import_cmd(
+    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="NDJSON or CSV file")],
+    rejects: Annotated[Path | None, typer.Option(help="Where rejected lines go")] = None,
+) -> None:
+    """Import Segment messages from a file, with progress and a summary."""
+    from orgpulse.core.db import app_engine
+    from orgpulse.ingestion.importer import import_file
+
+    settings = get_settings()
+    rejects_path = rejects or file.with_name(file.name + ".rejects.ndjson")
+    total = sum(1 for line in file.open(encoding="utf-8") if line.strip())
+    with rejects_path.open("w", encoding="utf-8") as out, _progress() as bar:
+        task = bar.add_task(f"importing {file.name}", total=total)
+        try:
+            summary = import_file(
+                engine=app_engine(settings), settings=settings, path=file, rejects=out,
+                progress=lambda n: bar.advance(task, n),
+            )
+        except (ValueError, OrgPulseError) as exc:
+            raise _fail(str(exc)) from None
+    typer.echo(
+        f"read {summary.read}: accepted {summary.accepted}, duplicates {summary.duplicates}, "
+        f"held (no org yet) {summary.unattributed}, rejected {summary.rejected}"
+    )
+    for reason, count in sorted(summary.reasons.items(), key=lambda kv: -kv[1]):
+        typer.echo(f"  {count:>8}  {reason}")
+    if summary.rejected:
+        typer.echo(f"rejected lines with reasons: {rejects_path}")
+
+
+def _progress() -> Progress:
+    return Progress(
+        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+        console=err,
+    )
+
+
+@app.command("serve")
+def serve(
+    host: Annotated[str, typer.Option(help="Bind address")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port")] = 8000,
+    workers: Annotated[int, typer.Option(help="Worker processes")] = 1,
+) -> None:
+    """Run the web app and ingestion API (embedded PostgreSQL when DATABASE_URL is unset)."""
+    _serve(host=host, port=port, workers=workers)
+
+
+def _serve(*, host: str, port: int, workers: int) -> None:
+    import uvicorn
+
+    from orgpulse.core.db import owner_url, stop_embedded
+    from orgpulse.core.migrate import upgrade
+    from orgpulse.jobs import start_scheduler
+
+    settings = get_settings()
+    owner_url(settings)  # starts the embedded server if needed and exports DATABASE_URL
+    upgrade(settings)
+    stop = start_scheduler(settings) if settings.jobs_enabled else None
+    try:
+        uvicorn.run(
+            "orgpulse.web.app:create_app", factory=True, host=host, port=port, workers=workers,
+            log_level=settings.log_level.lower(), access_log=False,
+        )
+    finally:
+        if stop is not None:
+            stop.set()
+        stop_embedded()
+
+
+@app.command("demo")
+def demo(
+    orgs: Annotated[int, typer.Option(help="How many customer orgs")] = 60,
+    days: Annotated[int, typer.Option(help="Days of history")] = 400,
+    seed: Annotated[int, typer.Option(help="Random seed")] = 1,
+    no_serve: Annotated[bool, typer.Option("--no-serve", help="Load data, then exit")] = False,
+    host: Annotated[str, typer.Option(help="Bind address")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port")] = 8000,
+) -> None:
+    """Load realistic demo data through the ingestion service and start the UI."""
+    from orgpulse.core.db import owner_url
+    from orgpulse.core.migrate import upgrade
+    from orgpulse.demo.loader import load_demo
+
+    settings = get_settings()
+    owner_url(settings)
+    upgrade(settings)
+    with _progress() as bar:
+        task = bar.add_task("loading demo events", total=None)
+        logins = load_demo(
+            settings=settings, orgs=orgs, days=days, seed=seed,
+            progress=lambda n: bar.advance(task, n),
+        )
+    typer.echo("\nDemo logins (password for all: shown per line):")
+    for email, role, password, where in logins:
+        typer.echo(f"  {role:<16} {email:<34} {password}  {where}")
+    if no_serve:
+        from orgpulse.core.db import stop_embedded
+
+        stop_embedded()
+        return
+    typer.echo(f"\nOpen http://{host}:{port}/ and sign in with one of the logins above.")
+    _serve(host=host, port=port, workers=1)
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

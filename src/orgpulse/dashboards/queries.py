@@ -1,0 +1,74 @@
+"""Named SQL builders over the rollup tables (bound parameters only)."""
+
+from __future__ import annotations
+
+from sqlalchemy import TextClause, text
+
+_UNIT_FILTER = " AND (CAST(:units AS bigint[]) IS NULL OR unit_id = ANY(CAST(:units AS bigint[])))"
+
+
+def active_members() -> TextClause:
+    """Distinct members active between :since and :until (inclusive days)."""
+    return text(
+        "SELECT count(DISTINCT member_id) FROM rollup_member_days"
+        " WHERE org_id = :org AND day BETWEEN :since AND :until" + _UNIT_FILTER
+    )
+
+
+def daily_events() -> TextClause:
+    return text(
+        "SELECT day, sum(events) FROM rollup_daily_events"
+        " WHERE org_id = :org AND day BETWEEN :since AND :until" + _UNIT_FILTER + " GROUP BY day"
+    )
+
+
+def daily_active() -> TextClause:
+    return text(
+        "SELECT day, count(*) FROM rollup_member_days"
+        " WHERE org_id = :org AND day BETWEEN :since AND :until" + _UNIT_FILTER + " GROUP BY day"
+    )
+
+
+def events_by_name() -> TextClause:
+    return text(
+        "SELECT name, sum(events) AS n FROM rollup_daily_events"
+        " WHERE org_id = :org AND day BETWEEN :since AND :until" + _UNIT_FILTER
+        + " GROUP BY name ORDER BY n DESC, name"
+    )
+
+
+def member_count() -> TextClause:
+    return text(
+        "SELECT count(*) FROM members WHERE org_id = :org"
+        " AND (CAST(:units AS bigint[]) IS NULL OR unit_id = ANY(CAST(:units AS bigint[])))"
+    )
+
+
+def rollup_state() -> TextClause:
+    return text(
+        "SELECT newest_event_at, last_rollup_at, events_total FROM rollup_state WHERE org_id = :org"
+    )
+
+
+def org_header() -> TextClause:
+    return text("SELECT org_id, slug, name, external_id FROM orgs WHERE org_id = :org")
+
+
+def units_of_org() -> TextClause:
+    return text("SELECT unit_id, external_id, name, kind FROM units WHERE org_id = :org ORDER BY name")
+
+
+def org_list() -> TextClause:
+    """Every org in scope with 7-day active members and freshness, in one pass."""
+    return text(
+        "SELECT o.org_id, o.slug, o.name, s.newest_event_at, s.events_total,"
+        " (SELECT count(DISTINCT d.member_id) FROM rollup_member_days d"
+        "   WHERE d.org_id = o.org_id AND d.day BETWEEN :since AND :until) AS active_7d,"
+        " (SELECT count(*) FROM members m WHERE m.org_id = o.org_id) AS members"
+        " FROM orgs o LEFT JOIN rollup_state s ON s.org_id = o.org_id"
+        " ORDER BY o.name LIMIT :limit OFFSET :offset"
+    )
+
+
+def org_count() -> TextClause:
+    return text("SELECT count(*) FROM orgs")

@@ -1,0 +1,136 @@
+"""Org list and org overview: HTML pages and JSON, both from the same service functions."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, Request
+from starlette.responses import RedirectResponse, Response
+
+from orgpulse.audit import record
+from orgpulse.auth import Permission, Role
+from orgpulse.core import clock
+from orgpulse.core.tenancy import TenantScope, scoped
+from orgpulse.dashboards.charts import daily_bar_chart
+from orgpulse.dashboards.service import OrgList, OrgOverview, list_orgs, org_overview
+from orgpulse.web.deps import (
+    OrgAccess,
+    audit_context,
+    load_switcher,
+    optional_principal,
+    org_access,
+    read_engine,
+    require_principal,
+    settings,
+)
+from orgpulse.web.templating import render
+
+router = APIRouter()
+ViewOrg = Annotated[OrgAccess, Depends(org_access(Permission.VIEW_ORG_ANALYTICS))]
+
+
+def _overview(request: Request, access: OrgAccess, *, days: int, unit: str | None, fmt: str) -> OrgOverview:
+    allowed_units = access.unit_ids if access.role == Role.UNIT_ADMIN else None
+    with scoped(read_engine(request), TenantScope.of([access.org_id], user_id=access.principal.user_id)) as conn:
+        overview = org_overview(
+            conn=conn,
+            org_id=access.org_id,
+            now=clock.now(),
+            days=days,
+            unit_ref=unit,
+            allowed_unit_ids=allowed_units,
+            amber_seconds=settings(request).freshness_amber_seconds,
+        )
+    record(
+        request.app.state.engine,
+        ctx=audit_context(request),
+        action="analytics.read",
+        org_id=access.org_id,
+        target="org_overview",
+        details={"format": fmt, "days": days, "unit": unit},
+    )
+    return overview
+
+
+def _org_list(request: Request, *, page: int, per_page: int) -> OrgList:
+    principal = require_principal(request)
+    with scoped(read_engine(request), principal.scope()) as conn:
+        result = list_orgs(
+            conn=conn,
+            now=clock.now(),
+            page=page,
+            per_page=per_page,
+            amber_seconds=settings(request).freshness_amber_seconds,
+        )
+    record(
+        request.app.state.engine,
+        ctx=audit_context(request),
+        action="analytics.read",
+        target="org_list",
+        details={"page": page},
+    )
+    return result
+
+
+@router.get("/", include_in_schema=False)
+def home(
+    request: Request,
+    org: str | None = None,
+    page: Annotated[int, Query(ge=1)] = 1,
+) -> Response:
+    principal = optional_principal(request)
+    if principal is None:
+        return RedirectResponse("/login", status_code=303)
+    if org:
+        return RedirectResponse(f"/orgs/{org}", status_code=303)
+    switcher = load_switcher(request, principal)
+    if len(switcher) == 1 and principal.staff_role is None:
+        return RedirectResponse(f"/orgs/{switcher[0][0]}", status_code=303)
+    listing = _org_list(request, page=page, per_page=50)
+    pages = max(1, -(-listing.total // listing.per_page))
+    return render(request, "home.html", {"listing": listing, "pages": pages})
+
+
+@router.get("/dashboard", include_in_schema=False)
+def dashboard(org: str) -> Response:
+    """Target of the header's org switcher and of ``?org=<slug>`` deep links."""
+    return RedirectResponse(f"/orgs/{org}", status_code=303)
+
+
+@router.get("/orgs/{org}", include_in_schema=False)
+def overview_page(
+    request: Request,
+    access: ViewOrg,
+    days: Annotated[int, Query(ge=1, le=366)] = 30,
+    unit: str | None = None,
+) -> Response:
+    overview = _overview(request, access, days=days, unit=unit, fmt="html")
+    load_switcher(request, access.principal)
+    chart = daily_bar_chart(
+        [(p.day, p.events) for p in overview.daily],
+        title=f"Events per day, {overview.period_start} to {overview.period_end}",
+        overlay=[p.active_members for p in overview.daily],
+        overlay_label="Active members per day",
+    )
+    return render(request, "org_overview.html", {"o": overview, "chart": chart, "access": access})
+
+
+@router.get("/api/v1/orgs", response_model=OrgList, tags=["dashboards"])
+def api_org_list(
+    request: Request,
+    page: Annotated[int, Query(ge=1)] = 1,
+    per_page: Annotated[int, Query(ge=1, le=500)] = 50,
+) -> OrgList:
+    """Orgs you can see, with 7-day active members and freshness."""
+    return _org_list(request, page=page, per_page=per_page)
+
+
+@router.get("/api/v1/orgs/{org}/overview", response_model=OrgOverview, tags=["dashboards"])
+def api_overview(
+    request: Request,
+    access: ViewOrg,
+    days: Annotated[int, Query(ge=1, le=366)] = 30,
+    unit: str | None = None,
+) -> OrgOverview:
+    """The org overview page's numbers (same service function as the page)."""
+    return _overview(request, access, days=days, unit=unit, fmt="json")

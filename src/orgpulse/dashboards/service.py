@@ -1,0 +1,204 @@
+"""Org overview and org list: the numbers every renderer (HTML, JSON, CSV, PDF) shares."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+from typing import Literal
+
+from pydantic import BaseModel
+from sqlalchemy import Connection
+
+from orgpulse.core.errors import InvalidInput
+from orgpulse.core.tenancy import require_org
+from orgpulse.dashboards import queries
+
+FreshnessStatus = Literal["fresh", "stale", "no_data"]
+
+
+class Freshness(BaseModel):
+    newest_event_at: datetime | None
+    last_rollup_at: datetime | None
+    age_seconds: int | None
+    status: FreshnessStatus
+
+
+class DailyPoint(BaseModel):
+    day: date
+    events: int
+    active_members: int
+
+
+class EventCount(BaseModel):
+    name: str
+    events: int
+
+
+class UnitRef(BaseModel):
+    external_id: str
+    name: str
+    kind: str
+
+
+class OrgOverview(BaseModel):
+    """The org overview page, as numbers."""
+
+    org_id: int
+    slug: str
+    name: str
+    external_id: str
+    as_of: datetime
+    period_days: int
+    period_start: date
+    period_end: date
+    unit: UnitRef | None
+    units: list[UnitRef]
+    members_total: int
+    active_7d: int
+    active_30d: int
+    events_total: int
+    events_by_name: list[EventCount]
+    daily: list[DailyPoint]
+    freshness: Freshness
+
+
+class OrgSummary(BaseModel):
+    slug: str
+    name: str
+    members: int
+    active_7d: int
+    events_total: int
+    freshness: Freshness
+
+
+class OrgList(BaseModel):
+    orgs: list[OrgSummary]
+    total: int
+    page: int
+    per_page: int
+
+
+def freshness_of(
+    newest: datetime | None, last_rollup: datetime | None, *, now: datetime, amber_seconds: int
+) -> Freshness:
+    """Classify data freshness: amber ('stale') when the newest event is older than the limit."""
+    if newest is None:
+        return Freshness(newest_event_at=None, last_rollup_at=None, age_seconds=None, status="no_data")
+    age = max(0, int((now - newest).total_seconds()))
+    return Freshness(
+        newest_event_at=newest,
+        last_rollup_at=last_rollup,
+        age_seconds=age,
+        status="stale" if age > amber_seconds else "fresh",
+    )
+
+
+def _window(today: date, days: int) -> tuple[date, date]:
+    return today - timedelta(days=days - 1), today
+
+
+def org_overview(
+    *,
+    conn: Connection,
+    org_id: int,
+    now: datetime,
+    days: int = 30,
+    unit_ref: str | None = None,
+    allowed_unit_ids: tuple[int, ...] | None = None,
+    amber_seconds: int = 600,
+) -> OrgOverview:
+    """Return the overview of one org (optionally one unit) for the last ``days`` days.
+
+    ``allowed_unit_ids`` restricts a unit admin to their units; ``None`` means the whole org.
+    """
+    require_org(conn, org_id)
+    if not 1 <= days <= 366:
+        raise InvalidInput("days must be between 1 and 366")
+    header = conn.execute(queries.org_header(), {"org": org_id}).one()
+    units = [
+        (r[0], UnitRef(external_id=r[1], name=r[2], kind=r[3]))
+        for r in conn.execute(queries.units_of_org(), {"org": org_id})
+    ]
+    if allowed_unit_ids is not None:
+        units = [u for u in units if u[0] in allowed_unit_ids]
+    selected: UnitRef | None = None
+    unit_ids: list[int] | None = list(allowed_unit_ids) if allowed_unit_ids is not None else None
+    if unit_ref:
+        match = [u for u in units if u[1].external_id == unit_ref]
+        if not match:
+            raise InvalidInput(f"unknown unit {unit_ref!r} for this organization")
+        unit_ids, selected = [match[0][0]], match[0][1]
+    today = now.date()
+    since, until = _window(today, days)
+    params = {"org": org_id, "since": since, "until": until, "units": unit_ids}
+    events = {r[0]: int(r[1]) for r in conn.execute(queries.daily_events(), params)}
+    active = {r[0]: int(r[1]) for r in conn.execute(queries.daily_active(), params)}
+    daily = [
+        DailyPoint(
+            day=since + timedelta(days=i),
+            events=events.get(since + timedelta(days=i), 0),
+            active_members=active.get(since + timedelta(days=i), 0),
+        )
+        for i in range(days)
+    ]
+    by_name = [
+        EventCount(name=r[0], events=int(r[1])) for r in conn.execute(queries.events_by_name(), params)
+    ]
+
+    def active_in(window_days: int) -> int:
+        s, u = _window(today, window_days)
+        value = conn.execute(
+            queries.active_members(), {**params, "since": s, "until": u}
+        ).scalar_one()
+        return int(value)
+
+    state = conn.execute(queries.rollup_state(), {"org": org_id}).first()
+    return OrgOverview(
+        org_id=org_id,
+        slug=header[1],
+        name=header[2],
+        external_id=header[3],
+        as_of=now,
+        period_days=days,
+        period_start=since,
+        period_end=until,
+        unit=selected,
+        units=[u[1] for u in units],
+        members_total=int(conn.execute(queries.member_count(), params).scalar_one()),
+        active_7d=active_in(7),
+        active_30d=active_in(30),
+        events_total=sum(e.events for e in by_name),
+        events_by_name=by_name,
+        daily=daily,
+        freshness=freshness_of(
+            state[0] if state else None,
+            state[1] if state else None,
+            now=now,
+            amber_seconds=amber_seconds,
+        ),
+    )
+
+
+def list_orgs(
+    *, conn: Connection, now: datetime, page: int = 1, per_page: int = 50, amber_seconds: int = 600
+) -> OrgList:
+    """Return one page of the orgs in the connection's scope, by name."""
+    if page < 1 or not 1 <= per_page <= 500:
+        raise InvalidInput("page must be ≥ 1 and per_page between 1 and 500")
+    since, until = _window(now.date(), 7)
+    rows = conn.execute(
+        queries.org_list(),
+        {"since": since, "until": until, "limit": per_page, "offset": (page - 1) * per_page},
+    )
+    orgs = [
+        OrgSummary(
+            slug=r[1],
+            name=r[2],
+            members=int(r[6]),
+            active_7d=int(r[5]),
+            events_total=int(r[4] or 0),
+            freshness=freshness_of(r[3], None, now=now, amber_seconds=amber_seconds),
+        )
+        for r in rows
+    ]
+    total = int(conn.execute(queries.org_count()).scalar_one())
+    return OrgList(orgs=orgs, total=total, page=page, per_page=per_page)

