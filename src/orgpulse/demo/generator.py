@@ -264,12 +264,14 @@ class _Generator:
     # ------------------------------------------------------------------ setup
     def _plan(self, orgs: int) -> list[tuple[str, str]]:
         rng = self.rng
-        trajectories = [
-            t for t, c in zip(TRAJECTORIES, _apportion(orgs, _TRAJECTORY_SHARES), strict=True)
-            for _ in range(c)
-        ]  # fmt: skip
-        kinds = [k for k, c in zip(KINDS, _apportion(orgs, _KIND_SHARES), strict=True)
-                 for _ in range(c)]  # fmt: skip
+        trajectories: list[str] = []
+        for trajectory, count in zip(
+            TRAJECTORIES, _apportion(orgs, _TRAJECTORY_SHARES), strict=True
+        ):
+            trajectories += [trajectory] * count
+        kinds: list[str] = []
+        for kind, count in zip(KINDS, _apportion(orgs, _KIND_SHARES), strict=True):
+            kinds += [kind] * count
         rng.shuffle(trajectories)
         rng.shuffle(kinds)
         return list(zip(trajectories, kinds, strict=True))
@@ -302,7 +304,8 @@ class _Generator:
 
     def _org(self, n: int, trajectory: str, kind: str) -> _Org:
         rng, days = self.rng, self.days
-        seats = rng.randint(200, 400) if rng.random() < 0.12 else 15 + int(185 * rng.random() ** 2)
+        large = rng.random() < 0.15
+        seats = rng.randint(200, 400) if large else 15 + int(225 * rng.random() ** 2)
         zone, offset, _ = rng.choices(_TIMEZONES, weights=[w for _, _, w in _TIMEZONES])[0]
         start, end = 0, days
         if trajectory == "new":
@@ -329,8 +332,8 @@ class _Generator:
         if trajectory in ("declining", "churned"):
             org.sync_fail_drift = rng.uniform(0.05, 0.25)
         org.upload_fail = rng.uniform(0.02, 0.12)
-        org.score_rate = rng.uniform(0.55, 0.8) if trajectory == "declining" else rng.uniform(
-            0.8, 0.98
+        org.score_rate = (
+            rng.uniform(0.55, 0.8) if trajectory == "declining" else rng.uniform(0.8, 0.98)
         )
         org.intervention_rate = rng.uniform(0.5, 1.0)
         if rng.random() < 0.7:
@@ -365,8 +368,10 @@ class _Generator:
                 level = base * (0.2 + 0.8 * _smooth((d - org.start) / 21))
             else:
                 level = base
-            level *= 1 + 0.07 * math.sin(2 * math.pi * d / p1 + f1) + 0.05 * math.sin(
-                2 * math.pi * d / p2 + f2
+            level *= (
+                1
+                + 0.07 * math.sin(2 * math.pi * d / p1 + f1)
+                + 0.05 * math.sin(2 * math.pi * d / p2 + f2)
             )
             day = self.first_midnight + timedelta(days=d)
             if day.weekday() >= 5:
@@ -587,22 +592,39 @@ class _Generator:
         # ---- org-level: SSO setup, nightly roster sync
         if d == org.sso_day:
             org.sso = True
-            track(org, admin, at(session_start()), "SSO Configured",
-                  {"provider": rng.choice(_SSO_PROVIDERS)})  # fmt: skip
+            track(
+                org,
+                admin,
+                at(session_start()),
+                "SSO Configured",
+                {"provider": rng.choice(_SSO_PROVIDERS)},
+            )
         if not (weekend and org.kind == "employer"):
             sync_minute = (120 + int(r() * 60) - org.offset) % 1440
             if sync_minute <= maxmin:
                 u = (d - org.start) / max(1, org.end - org.start)
                 sync_id = org.next_id("sync")
                 if r() < org.sync_fail + org.sync_fail_drift * u:
-                    track(org, admin, at(sync_minute), "Roster Sync Failed",
-                          {"sync_id": sync_id, "source": org.sis,
-                           "error": rng.choice(_SYNC_ERRORS)})  # fmt: skip
+                    track(
+                        org,
+                        admin,
+                        at(sync_minute),
+                        "Roster Sync Failed",
+                        {"sync_id": sync_id, "source": org.sis, "error": rng.choice(_SYNC_ERRORS)},
+                    )
                 else:
-                    track(org, admin, at(sync_minute), "Roster Sync Completed",
-                          {"sync_id": sync_id, "source": org.sis,
-                           "records": len(org.members) + int(r() * 5),
-                           "duration_ms": 800 + int(r() * 30_000)})  # fmt: skip
+                    track(
+                        org,
+                        admin,
+                        at(sync_minute),
+                        "Roster Sync Completed",
+                        {
+                            "sync_id": sync_id,
+                            "source": org.sis,
+                            "records": len(org.members) + int(r() * 5),
+                            "duration_ms": 800 + int(r() * 30_000),
+                        },
+                    )
         # ---- scheduled work: scoring, interventions, outcomes, resolutions
         for unit, assignment_id, submission_id in org.scores.pop(d, ()):
             if weekend and r() < 0.7:
@@ -611,18 +633,34 @@ class _Generator:
             teachers = unit.teachers or [m for u in org.units for m in u.teachers]
             if teachers:
                 teacher = teachers[int(r() * len(teachers))]
-                track(org, teacher.user_id, at(session_start()), "Submission Scored",
-                      {"assignment_id": assignment_id, "submission_id": submission_id,
-                       "score": 50 + int(r() * 51)})  # fmt: skip
-        for unit, flag_id, level in org.interventions.pop(d, ()):
+                track(
+                    org,
+                    teacher.user_id,
+                    at(session_start()),
+                    "Submission Scored",
+                    {
+                        "assignment_id": assignment_id,
+                        "submission_id": submission_id,
+                        "score": 50 + int(r() * 51),
+                    },
+                )
+        for unit, flag_id, _risk in org.interventions.pop(d, ()):
             advisors = unit.advisors or [m for u in org.units for m in u.advisors]
             if not advisors:
                 continue
             advisor = advisors[int(r() * len(advisors))].user_id
             intervention_id = org.next_id("int")
-            track(org, advisor, at(session_start()), "Intervention Logged",
-                  {"intervention_id": intervention_id, "flag_id": flag_id,
-                   "type": rng.choice(_INTERVENTION_TYPES)})  # fmt: skip
+            track(
+                org,
+                advisor,
+                at(session_start()),
+                "Intervention Logged",
+                {
+                    "intervention_id": intervention_id,
+                    "flag_id": flag_id,
+                    "type": rng.choice(_INTERVENTION_TYPES),
+                },
+            )
             if r() < 0.12:  # followed up once, never closed
                 outcome, after = "pending", rng.randint(3, 10)
             else:
@@ -633,16 +671,25 @@ class _Generator:
                 (advisor, intervention_id, flag_id, outcome)
             )
         for advisor, intervention_id, flag_id, outcome in org.outcomes.pop(d, ()):
-            track(org, advisor, at(session_start()), "Intervention Outcome",
-                  {"intervention_id": intervention_id, "flag_id": flag_id,
-                   "outcome": outcome})  # fmt: skip
+            track(
+                org,
+                advisor,
+                at(session_start()),
+                "Intervention Outcome",
+                {"intervention_id": intervention_id, "flag_id": flag_id, "outcome": outcome},
+            )
             if outcome == "improved":
-                org.resolutions.setdefault(d + rng.randint(0, 3), []).append(
+                org.resolutions.setdefault(d + rng.randint(1, 3), []).append(
                     (advisor, flag_id, "intervention")
                 )
         for user_id, flag_id, resolution in org.resolutions.pop(d, ()):
-            track(org, user_id, at(session_start()), "Risk Resolved",
-                  {"flag_id": flag_id, "resolution": resolution})  # fmt: skip
+            track(
+                org,
+                user_id,
+                at(session_start()),
+                "Risk Resolved",
+                {"flag_id": flag_id, "resolution": resolution},
+            )
         # ---- members
         level = org.levels[d]
         university = org.kind == "university"
@@ -664,8 +711,7 @@ class _Generator:
             if t > maxmin:
                 t = int(r() * (maxmin + 1))
             if r() < (0.01 if sso else 0.03):
-                track(org, uid, at(t), "Login Failed",
-                      {"reason": rng.choice(_LOGIN_FAILURES)})  # fmt: skip
+                track(org, uid, at(t), "Login Failed", {"reason": rng.choice(_LOGIN_FAILURES)})
                 t = min(t + 1, maxmin)
             method = "sso" if sso and r() < 0.85 else "password"
             track(org, uid, at(t), "Login", {"method": method})
@@ -680,66 +726,97 @@ class _Generator:
                     t = min(t + 1 + int(r() * 5), maxmin)
                 if m.lesson < m.course_len and r() < (0.5 if university else 0.35):
                     m.lesson += 1
-                    track(org, uid, at(t), "Lesson Completed",
-                          {"course_id": m.course, "lesson": m.lesson})  # fmt: skip
+                    track(
+                        org,
+                        uid,
+                        at(t),
+                        "Lesson Completed",
+                        {"course_id": m.course, "lesson": m.lesson},
+                    )
                     t = min(t + 1 + int(r() * 15), maxmin)
                 if role == "student" and not university and m.unit is not None and r() < 0.6:
                     self._submit(org, m, d, at(t))
                     t = min(t + 1 + int(r() * 10), maxmin)
                 if university and r() < 0.004:
                     self._flag(org, m, d, at(t))
-            elif role == "teacher":
-                if not weekend and m.unit is not None and r() < 0.22:
-                    assignment_id = org.next_id("asg")
-                    m.unit.assignments.append((assignment_id, d))
-                    track(org, uid, at(t), "Assignment Created",
-                          {"assignment_id": assignment_id,
-                           "due_in_days": 2 + int(r() * 12)})  # fmt: skip
-                    t = min(t + 1 + int(r() * 10), maxmin)
+            elif role == "teacher" and not weekend and m.unit is not None and r() < 0.22:
+                assignment_id = org.next_id("asg")
+                m.unit.assignments.append((assignment_id, d))
+                track(
+                    org,
+                    uid,
+                    at(t),
+                    "Assignment Created",
+                    {"assignment_id": assignment_id, "due_in_days": 2 + int(r() * 12)},
+                )
+                t = min(t + 1 + int(r() * 10), maxmin)
             if role != "admin" and role != "advisor" and r() < 0.12:
                 upload_id = org.next_id("upl")
                 file_type = _FILE_TYPES[int(r() * len(_FILE_TYPES))]
                 size_kb = int(50 + r() * (250_000 if file_type == "mp4" else 8_000))
-                track(org, uid, at(t), "Upload Started",
-                      {"upload_id": upload_id, "file_type": file_type,
-                       "size_kb": size_kb})  # fmt: skip
+                track(
+                    org,
+                    uid,
+                    at(t),
+                    "Upload Started",
+                    {"upload_id": upload_id, "file_type": file_type, "size_kb": size_kb},
+                )
                 if r() < upload_fail * (3 if size_kb > 100_000 else 1):
                     error = "file too large" if size_kb > 100_000 else rng.choice(_UPLOAD_ERRORS)
-                    track(org, uid, at(min(t + 1, maxmin)), "Upload Failed",
-                          {"upload_id": upload_id, "error": error})  # fmt: skip
+                    track(
+                        org,
+                        uid,
+                        at(min(t + 1, maxmin)),
+                        "Upload Failed",
+                        {"upload_id": upload_id, "error": error},
+                    )
 
     def _submit(self, org: _Org, student: _Member, d: int, ts: str) -> None:
         unit = student.unit
-        assert unit is not None
+        if unit is None:
+            return
         assignments = unit.assignments
         i = student.next_assignment
         while i < len(assignments) and assignments[i][1] < d - 14:
             i += 1  # too old to hand in
-        if i >= len(assignments):
-            student.next_assignment = i
-            return
+        student.next_assignment = i
+        if i >= len(assignments) or assignments[i][1] >= d:
+            return  # nothing open that was assigned before today
         assignment_id = assignments[i][0]
         student.next_assignment = i + 1
         submission_id = org.next_id("sub")
-        self._track(org, student.user_id, ts, "Submission Created",
-                    {"assignment_id": assignment_id, "submission_id": submission_id})  # fmt: skip
+        self._track(
+            org,
+            student.user_id,
+            ts,
+            "Submission Created",
+            {"assignment_id": assignment_id, "submission_id": submission_id},
+        )
         rng = self.rng
         if rng.random() < org.score_rate:  # the rest is never scored: the grading backlog
-            delay = rng.choice((0, 1, 1, 2, 2, 3, 4, 6))
+            delay = rng.choice((1, 1, 1, 2, 2, 3, 4, 6))
             org.scores.setdefault(d + delay, []).append((unit, assignment_id, submission_id))
 
     def _flag(self, org: _Org, student: _Member, d: int, ts: str) -> None:
         rng = self.rng
         level = rng.choices(_RISK_LEVELS, weights=_RISK_WEIGHTS)[0]
         flag_id = org.next_id("flag")
-        self._track(org, student.user_id, ts, "Risk Flagged",
-                    {"flag_id": flag_id, "level": level,
-                     "confidence": round(rng.uniform(0.35, 0.99), 2),
-                     "reason": rng.choice(_RISK_REASONS)})  # fmt: skip
+        self._track(
+            org,
+            student.user_id,
+            ts,
+            "Risk Flagged",
+            {
+                "flag_id": flag_id,
+                "level": level,
+                "confidence": round(rng.uniform(0.35, 0.99), 2),
+                "reason": rng.choice(_RISK_REASONS),
+            },
+        )
         chance, longest = _INTERVENE[level]
         unit = student.unit
         if unit is not None and rng.random() < chance * org.intervention_rate:
-            org.interventions.setdefault(d + rng.randint(0, longest), []).append(
+            org.interventions.setdefault(d + rng.randint(1, longest), []).append(
                 (unit, flag_id, level)
             )
         elif level == "low" and rng.random() < 0.5:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import zlib
 from typing import Any
 
 import orjson
@@ -36,6 +37,18 @@ def _write_key(request: Request, body: Any) -> str:
     raise NotAuthenticated("send your write key as the Basic-auth username")
 
 
+def _gunzip(raw: bytes, limit: int) -> bytes:
+    """Decompress a gzip body (Segment clients may send one), enforcing the limit decompressed."""
+    decompressor = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)
+    try:
+        out = decompressor.decompress(raw, limit + 1)
+    except zlib.error:
+        raise InvalidInput("request body is not valid gzip") from None
+    if len(out) > limit:
+        raise PayloadTooLarge(f"decompressed request body exceeds the limit of {limit} bytes")
+    return out
+
+
 async def _read_json(request: Request, limit: int) -> Any:
     declared = request.headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > limit:
@@ -47,6 +60,8 @@ async def _read_json(request: Request, limit: int) -> Any:
             raise PayloadTooLarge(f"request body exceeds the limit of {limit} bytes")
         chunks.append(chunk)
     raw = b"".join(chunks)
+    if request.headers.get("content-encoding", "").lower() == "gzip":
+        raw = _gunzip(raw, limit)
     try:
         return orjson.loads(raw)
     except orjson.JSONDecodeError as exc:

@@ -112,11 +112,11 @@ def parse_timestamp(value: Any, field_name: str) -> datetime:
         raw = raw[:-1] + "+00:00"
     try:
         parsed = datetime.fromisoformat(raw)
-    except ValueError:
+        if parsed.tzinfo is None:
+            parsed = parsed.replace(tzinfo=UTC)
+        return parsed.astimezone(UTC)
+    except (ValueError, OverflowError):  # OverflowError: e.g. year 1 with a positive offset
         raise _Invalid(f"{field_name} is not an ISO 8601 timestamp: {value[:40]!r}") from None
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=UTC)
-    return parsed.astimezone(UTC)
 
 
 def _find_nul(value: Any, path: str) -> str | None:
@@ -166,7 +166,6 @@ def validate_message(
     batch_sent_at: datetime | None = None,
     implied_type: str | None = None,
     limits: Limits = Limits(),
-    size: int | None = None,
 ) -> Message | Rejection:
     """Validate one Segment message; return it normalized or the reason it is refused."""
     message_id = None
@@ -175,12 +174,17 @@ def validate_message(
             raise _Invalid("message must be a JSON object")
         if isinstance(raw.get("messageId"), str):
             message_id = raw["messageId"][:MAX_ID_LENGTH]
-        if size is None:
-            size = len(orjson.dumps(raw))
-        if size > MAX_EVENT_BYTES:
-            raise _Invalid(f"message is {size} bytes; the limit is {MAX_EVENT_BYTES} (32 KB)")
-        nul = _find_nul(raw, "$")
-        if nul:
+        try:
+            encoded = orjson.dumps(raw)
+        except orjson.JSONEncodeError as exc:  # nested too deeply, integer out of range, …
+            raise _Invalid(f"message cannot be stored as JSON: {exc}") from None
+        if len(encoded) > MAX_EVENT_BYTES:
+            raise _Invalid(
+                f"message is {len(encoded)} bytes; the limit is {MAX_EVENT_BYTES} (32 KB)"
+            )
+        # Cheap test first (it also matches an escaped backslash followed by "u0000", which is
+        # harmless); walk the tree only to confirm and to name the field.
+        if b"\\u0000" in encoded and (nul := _find_nul(raw, "$")):
             raise _Invalid(f"{nul} contains a NUL character (\\u0000), which cannot be stored")
         msg_type = raw.get("type", implied_type)
         if implied_type is not None and msg_type != implied_type:
@@ -242,7 +246,12 @@ def validate_message(
             event_time = timestamp
         else:
             # Segment's clock-skew correction: trust the server's clock for "when it was sent".
-            event_time = received - (sent_at - timestamp)
+            try:
+                event_time = received - (sent_at - timestamp)
+            except OverflowError:
+                raise _Invalid(
+                    "timestamp and sentAt are too far apart to correct the clock skew"
+                ) from None
         if event_time > received + timedelta(seconds=limits.max_future_skew_seconds):
             raise _Invalid(f"timestamp {event_time.isoformat()} is too far in the future")
         if event_time < received - timedelta(days=limits.retention_days):

@@ -448,30 +448,30 @@ class _Batch:
     ) -> int:
         if not placed:
             return 0
-        cols: dict[str, list[Any]] = {
-            k: []
-            for k in (
-                "orgs", "times", "ids", "mids", "types", "names", "members", "units", "anons",
-                "props", "ctx",
-            )
-        }
+        rows = []
         for msg, org_id, unit_id in placed:
             member = members.get((org_id, msg.user_id)) if msg.user_id else None
-            cols["orgs"].append(org_id)
-            cols["times"].append(msg.event_time)
-            cols["ids"].append(msg.event_id)
-            cols["mids"].append(msg.message_id)
-            cols["types"].append(msg.type)
-            cols["names"].append(msg.name)
-            cols["members"].append(member[0] if member else None)
             if unit_id is None and msg.type != "group" and member is not None:
                 unit_id = member[1]
-            cols["units"].append(unit_id)
-            cols["anons"].append(msg.anonymous_id)
-            payload = msg.traits if msg.type in ("identify", "group") else msg.properties
-            cols["props"].append(_jsonb(payload))
-            cols["ctx"].append(_jsonb(msg.context))
-        inserted = self.conn.execute(INSERT_EVENTS_SQL, {**cols, "received": received_at})
+            rows.append(
+                {
+                    "org_id": org_id,
+                    "event_time": msg.event_time,
+                    "event_id": msg.event_id,
+                    "message_id": msg.message_id,
+                    "type": msg.type,
+                    "name": msg.name,
+                    "member_id": member[0] if member else None,
+                    "unit_id": unit_id,
+                    "anonymous_id": msg.anonymous_id,
+                    "properties": msg.traits if msg.type in ("identify", "group") else msg.properties,
+                    "context": msg.context,
+                }
+            )
+        # One JSON document per batch: PostgreSQL parses it in C, far cheaper than text arrays.
+        inserted = self.conn.execute(
+            INSERT_EVENTS_SQL, {"rows": orjson.dumps(rows).decode(), "received": received_at}
+        )
         return int(inserted.scalar_one())
 
     def hold(self, held: list[tuple[Message, str]], received_at: datetime) -> int:
@@ -521,13 +521,10 @@ class _Batch:
 INSERT_EVENTS_SQL = text(
     """
 WITH input AS (
-    SELECT * FROM unnest(
-        CAST(:orgs AS bigint[]), CAST(:times AS timestamptz[]), CAST(:ids AS uuid[]),
-        CAST(:mids AS text[]), CAST(:types AS text[]), CAST(:names AS text[]),
-        CAST(:members AS bigint[]), CAST(:units AS bigint[]), CAST(:anons AS text[]),
-        CAST(:props AS jsonb[]), CAST(:ctx AS jsonb[])
-    ) AS t(org_id, event_time, event_id, message_id, type, name, member_id, unit_id,
-           anonymous_id, properties, context)
+    SELECT * FROM jsonb_to_recordset(CAST(:rows AS jsonb)) AS t(
+        org_id bigint, event_time timestamptz, event_id uuid, message_id text, type text,
+        name text, member_id bigint, unit_id bigint, anonymous_id text, properties jsonb,
+        context jsonb)
 ), fresh AS (
     INSERT INTO event_dedup (org_id, message_id, received_at)
     SELECT org_id, message_id, CAST(:received AS timestamptz) FROM input

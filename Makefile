@@ -1,0 +1,31 @@
+# Fresh-machine entry points. `make demo` and `make test` are the README's two commands.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+
+.PHONY: install demo test lint bench-ingest clean
+
+$(BIN)/orgpulse: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $(BIN)/orgpulse
+
+install: $(BIN)/orgpulse
+
+demo: install
+	$(BIN)/orgpulse demo
+
+# pytest exits 5 when it collected no test: that is a failure here, as any other non-zero code.
+test: install
+	$(BIN)/python -m pytest -q -p no:cacheprovider
+
+lint: install
+	$(BIN)/ruff check src tests bench
+	$(BIN)/mypy
+
+bench-ingest: install
+	$(BIN)/python bench/ingest.py
+
+clean:
+	rm -rf $(VENV) .orgpulse
