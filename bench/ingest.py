@@ -41,23 +41,48 @@ def make_messages(events: int, orgs: int, now: datetime) -> tuple[list[dict], li
     setup, activity = [], []
     members_per_org = 40
     for o in range(orgs):
-        setup.append({"type": "group", "groupId": f"b-org-{o}", "userId": f"b-{o}-0",
-                      "traits": {"name": f"Bench Org {o}"}, "messageId": f"b-g-{o}",
-                      "timestamp": now.isoformat()})
+        setup.append(
+            {
+                "type": "group",
+                "groupId": f"b-org-{o}",
+                "userId": f"b-{o}-0",
+                "traits": {"name": f"Bench Org {o}"},
+                "messageId": f"b-g-{o}",
+                "timestamp": now.isoformat(),
+            }
+        )
         for m in range(members_per_org):
-            setup.append({"type": "identify", "userId": f"b-{o}-{m}",
-                          "context": {"groupId": f"b-org-{o}"}, "traits": {"role": "teacher"},
-                          "messageId": f"b-i-{o}-{m}", "timestamp": now.isoformat()})
-    names = ["Login", "Assignment Created", "Submission Created", "Submission Scored",
-             "Upload Started"]
+            setup.append(
+                {
+                    "type": "identify",
+                    "userId": f"b-{o}-{m}",
+                    "context": {"groupId": f"b-org-{o}"},
+                    "traits": {"role": "teacher"},
+                    "messageId": f"b-i-{o}-{m}",
+                    "timestamp": now.isoformat(),
+                }
+            )
+    names = [
+        "Login",
+        "Assignment Created",
+        "Submission Created",
+        "Submission Scored",
+        "Upload Started",
+    ]
     for i in range(events):
         o = i % orgs
         ts = now - timedelta(minutes=(i * 7) % (60 * 24 * 60))
-        activity.append({
-            "type": "track", "userId": f"b-{o}-{i % members_per_org}", "event": names[i % 5],
-            "context": {"groupId": f"b-org-{o}"}, "properties": {"n": i, "source": "bench"},
-            "messageId": f"b-t-{i}", "timestamp": ts.isoformat(),
-        })
+        activity.append(
+            {
+                "type": "track",
+                "userId": f"b-{o}-{i % members_per_org}",
+                "event": names[i % 5],
+                "context": {"groupId": f"b-org-{o}"},
+                "properties": {"n": i, "source": "bench"},
+                "messageId": f"b-t-{i}",
+                "timestamp": ts.isoformat(),
+            }
+        )
     return setup, activity
 
 
@@ -65,27 +90,45 @@ def baseline_copy(settings: Settings, activity: list[dict], now: datetime) -> fl
     """COPY the equivalent event rows in batches of 500 (one transaction each)."""
     engine = app_engine(settings)
     with unscoped(engine) as conn:
-        org_ids = dict(conn.execute(text(
-            "SELECT external_id, org_id FROM directory_groups WHERE unit_id IS NULL")).all())
+        org_ids = dict(
+            conn.execute(
+                text("SELECT external_id, org_id FROM directory_groups WHERE unit_id IS NULL")
+            ).all()
+        )
     rows = []
     for m in activity:
         ts = datetime.fromisoformat(m["timestamp"])
-        rows.append((org_ids[m["context"]["groupId"]], ts, uuid7(int(ts.timestamp() * 1000)),
-                     "copy-" + m["messageId"], "track", m["event"], None, None, None, now,
-                     orjson.dumps(m["properties"]).decode(), orjson.dumps(m["context"]).decode()))
+        rows.append(
+            (
+                org_ids[m["context"]["groupId"]],
+                ts,
+                uuid7(int(ts.timestamp() * 1000)),
+                "copy-" + m["messageId"],
+                "track",
+                m["event"],
+                None,
+                None,
+                None,
+                now,
+                orjson.dumps(m["properties"]).decode(),
+                orjson.dumps(m["context"]).decode(),
+            )
+        )
     # COPY FROM is refused under row-level security, so the baseline runs as the owner.
     start = time.perf_counter()
     raw = owner_engine(settings).raw_connection()
     try:
         for i in range(0, len(rows), BATCH):
             with raw.cursor() as cur:
-                cur.execute("SELECT set_config('orgpulse.org_ids', %s, true)",
-                            (",".join(str(o) for o in org_ids.values()),))
+                cur.execute(
+                    "SELECT set_config('orgpulse.org_ids', %s, true)",
+                    (",".join(str(o) for o in org_ids.values()),),
+                )
                 with cur.copy(
                     "COPY events (org_id, event_time, event_id, message_id, type, name, member_id,"
                     " unit_id, anonymous_id, received_at, properties, context) FROM STDIN"
                 ) as copy:
-                    for row in rows[i:i + BATCH]:
+                    for row in rows[i : i + BATCH]:
                         copy.write_row(row)
             raw.commit()
     finally:
@@ -95,13 +138,18 @@ def baseline_copy(settings: Settings, activity: list[dict], now: datetime) -> fl
 
 def http_ingest(url: str, key: str, messages: list[dict], concurrency: int) -> float:
     auth = "Basic " + base64.b64encode(f"{key}:".encode()).decode()
-    bodies = [orjson.dumps({"batch": messages[i:i + BATCH], "sentAt": datetime.now(UTC).isoformat()})
-              for i in range(0, len(messages), BATCH)]
+    bodies = [
+        orjson.dumps({"batch": messages[i : i + BATCH], "sentAt": datetime.now(UTC).isoformat()})
+        for i in range(0, len(messages), BATCH)
+    ]
 
     def send(body: bytes) -> int:
         with httpx.Client(timeout=60) as client:
-            r = client.post(f"{url}/v1/batch", content=body,
-                            headers={"Authorization": auth, "Content-Type": "application/json"})
+            r = client.post(
+                f"{url}/v1/batch",
+                content=body,
+                headers={"Authorization": auth, "Content-Type": "application/json"},
+            )
             r.raise_for_status()
             return int(r.json()["accepted"])
 
@@ -136,9 +184,14 @@ def main() -> None:
     with admin.connect() as conn:
         conn.execute(text(f'CREATE DATABASE "{name}"'))
     db_url = base.set(database=name).render_as_string(hide_password=False)
-    settings = Settings(database_url=db_url, app_db_role="orgpulse_bench_app",
-                        app_db_password="bench-password", secret_key="bench", jobs_enabled=False,
-                        environment="test")
+    settings = Settings(
+        database_url=db_url,
+        app_db_role="orgpulse_bench_app",
+        app_db_password="bench-password",
+        secret_key="bench",
+        jobs_enabled=False,
+        environment="test",
+    )
     upgrade(settings)
     now = datetime.now(UTC)
     setup, activity = make_messages(args.events, args.orgs, now)
@@ -148,11 +201,28 @@ def main() -> None:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    env = {**os.environ, "DATABASE_URL": db_url, "ORGPULSE_APP_DB_ROLE": settings.app_db_role,
-           "ORGPULSE_APP_DB_PASSWORD": "bench-password", "ORGPULSE_SECRET_KEY": "bench",
-           "ORGPULSE_JOBS_ENABLED": "false", "ORGPULSE_LOG_LEVEL": "WARNING"}
-    proc = subprocess.Popen([sys.executable, "-m", "orgpulse.cli.main", "serve", "--port",
-                             str(port), "--workers", str(args.workers)], env=env)
+    env = {
+        **os.environ,
+        "DATABASE_URL": db_url,
+        "ORGPULSE_APP_DB_ROLE": settings.app_db_role,
+        "ORGPULSE_APP_DB_PASSWORD": "bench-password",
+        "ORGPULSE_SECRET_KEY": "bench",
+        "ORGPULSE_JOBS_ENABLED": "false",
+        "ORGPULSE_LOG_LEVEL": "WARNING",
+    }
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "orgpulse.cli.main",
+            "serve",
+            "--port",
+            str(port),
+            "--workers",
+            str(args.workers),
+        ],
+        env=env,
+    )
     url = f"http://127.0.0.1:{port}"
     try:
         for _ in range(300):
@@ -168,8 +238,9 @@ def main() -> None:
         http_rate = http_ingest(url, key, activity, args.concurrency)
         with unscoped(app_engine(settings)) as conn:
             apply_scope(conn, TenantScope.of(all_org_ids(conn)))
-            counted = conn.execute(text(
-                "SELECT sum(events) FROM rollup_daily_events WHERE name NOT LIKE '$%'")).scalar()
+            counted = conn.execute(
+                text("SELECT sum(events) FROM rollup_daily_events WHERE name NOT LIKE '$%'")
+            ).scalar()
         assert counted == args.events, f"rollups count {counted}, expected {args.events}"
     finally:
         proc.terminate()
@@ -183,10 +254,14 @@ def main() -> None:
         if embedded is not None:
             embedded.cleanup()
     ratio = http_rate / copy_rate
-    print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}")
-    print(f"| {datetime.now(UTC):%Y-%m-%d} | {args.events:,} events, {args.orgs} orgs | "
-          f"{copy_rate:,.0f} rows/s | {http_rate:,.0f} events/s (c={args.concurrency}, "
-          f"workers={args.workers}) | {ratio:.0%} |")
+    print(
+        f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
+    )
+    print(
+        f"| {datetime.now(UTC):%Y-%m-%d} | {args.events:,} events, {args.orgs} orgs | "
+        f"{copy_rate:,.0f} rows/s | {http_rate:,.0f} events/s (c={args.concurrency}, "
+        f"workers={args.workers}) | {ratio:.0%} |"
+    )
 
 
 if __name__ == "__main__":

@@ -18,11 +18,10 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import make_url
 
+from factories import Factory
 from orgpulse.core.config import Settings
 from orgpulse.core.db import _as_sqlalchemy_url, app_engine, dispose_engines, owner_engine
 from orgpulse.core.migrate import upgrade
-
-from factories import Factory
 
 TABLES = (
     "users, web_sessions, api_tokens, write_keys, login_failures, audit_records, job_runs, "

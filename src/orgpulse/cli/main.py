@@ -13,7 +13,9 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from orgpulse.core.config import get_settings
 from orgpulse.core.errors import OrgPulseError
 
-app = typer.Typer(help="OrgPulse: org-level analytics and implementation health.", no_args_is_help=True)
+app = typer.Typer(
+    help="OrgPulse: org-level analytics and implementation health.", no_args_is_help=True
+)
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 users_app = typer.Typer(help="Local users.", no_args_is_help=True)
 tokens_app = typer.Typer(help="Personal API tokens.", no_args_is_help=True)
@@ -42,11 +44,18 @@ def db_upgrade() -> None:
 @users_app.command("create")
 def users_create(
     email: Annotated[str, typer.Option(help="Sign-in email")],
-    role: Annotated[str, typer.Option(help="platform_admin, cs_leader, account_manager, support, "
-                                            "org_admin, unit_admin, employer_viewer, hr_submitter, member")],
+    role: Annotated[
+        str,
+        typer.Option(
+            help="platform_admin, cs_leader, account_manager, support, "
+            "org_admin, unit_admin, employer_viewer, hr_submitter, member"
+        ),
+    ],
     org: Annotated[str | None, typer.Option(help="Org slug or external id (per-org roles)")] = None,
     name: Annotated[str | None, typer.Option(help="Display name")] = None,
-    password_stdin: Annotated[bool, typer.Option("--password-stdin", help="Read the password from stdin")] = False,
+    password_stdin: Annotated[
+        bool, typer.Option("--password-stdin", help="Read the password from stdin")
+    ] = False,
 ) -> None:
     """Create a user (optionally with a role in one org)."""
     from orgpulse.auth import Role, create_user, resolve_org_ref
@@ -67,7 +76,11 @@ def users_create(
                 if org_id is None:
                     raise _fail(f"no organization {org!r}")
             user_id = create_user(
-                conn, email=email, password=password, display_name=name, role=parsed_role,
+                conn,
+                email=email,
+                password=password,
+                display_name=name,
+                role=parsed_role,
                 org_id=org_id,
             )
     except OrgPulseError as exc:
@@ -122,7 +135,10 @@ def import_cmd(
         task = bar.add_task(f"importing {file.name}", total=total)
         try:
             summary = import_file(
-                engine=app_engine(settings), settings=settings, path=file, rejects=out,
+                engine=app_engine(settings),
+                settings=settings,
+                path=file,
+                rejects=out,
                 progress=lambda n: bar.advance(task, n),
             )
         except (ValueError, OrgPulseError) as exc:
@@ -139,7 +155,10 @@ def import_cmd(
 
 def _progress() -> Progress:
     return Progress(
-        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
         console=err,
     )
 
@@ -167,8 +186,13 @@ def _serve(*, host: str, port: int, workers: int) -> None:
     stop = start_scheduler(settings) if settings.jobs_enabled else None
     try:
         uvicorn.run(
-            "orgpulse.web.app:create_app", factory=True, host=host, port=port, workers=workers,
-            log_level=settings.log_level.lower(), access_log=False,
+            "orgpulse.web.app:create_app",
+            factory=True,
+            host=host,
+            port=port,
+            workers=workers,
+            log_level=settings.log_level.lower(),
+            access_log=False,
         )
     finally:
         if stop is not None:
@@ -196,10 +220,13 @@ def demo(
     with _progress() as bar:
         task = bar.add_task("loading demo events", total=None)
         logins = load_demo(
-            settings=settings, orgs=orgs, days=days, seed=seed,
+            settings=settings,
+            orgs=orgs,
+            days=days,
+            seed=seed,
             progress=lambda n: bar.advance(task, n),
         )
-    typer.echo("\nDemo logins (password for all: shown per line):")
+    typer.echo("\nDemo logins:")
     for email, role, password, where in logins:
         typer.echo(f"  {role:<16} {email:<34} {password}  {where}")
     if no_serve:

@@ -50,13 +50,15 @@ class Settings(BaseSettings):
     secret_key: str | None = Field(
         default=None,
         description=(
-            "Secret for signing CSRF tokens and webhook bodies. Unset: generated and kept in the "
-            "data directory (set it explicitly in production)."
+            "Secret for signing CSRF tokens (and, later, webhook bodies). Unset: generated and "
+            "kept in the data directory (set it explicitly in production)."
         ),
     )
     environment: Literal["development", "production", "test"] = Field(
         default="development",
-        description="`production` turns on JSON logs and Secure cookies and requires explicit secrets.",
+        description=(
+            "`production` turns on JSON logs and Secure cookies and requires explicit secrets."
+        ),
     )
     log_level: str = Field(default="INFO", description="Python log level for OrgPulse loggers.")
     retention_days: int = Field(
@@ -77,7 +79,9 @@ class Settings(BaseSettings):
     freshness_amber_seconds: int = Field(
         default=600,
         ge=1,
-        description="Freshness badge turns amber when the newest rolled-up event is older than this.",
+        description=(
+            "Freshness badge turns amber when the newest rolled-up event is older than this."
+        ),
     )
     session_days: int = Field(
         default=14, ge=1, description="Web sessions expire after this many days."
@@ -85,7 +89,9 @@ class Settings(BaseSettings):
     login_max_failures: int = Field(
         default=5,
         ge=1,
-        description="Failed logins per account and address within the window before refusing (429).",
+        description=(
+            "Failed logins per account and address within the window before refusing (429)."
+        ),
     )
     login_window_seconds: int = Field(
         default=900, ge=60, description="Window for counting failed logins."

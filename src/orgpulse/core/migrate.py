@@ -83,7 +83,8 @@ def ensure_partitions(conn: Connection, *, settings: Settings) -> list[str]:
         conn.execute(
             text(
                 f"CREATE TABLE IF NOT EXISTS {name} PARTITION OF events "
-                f"FOR VALUES FROM ('{start.isoformat()} 00:00+00') TO ('{end.isoformat()} 00:00+00')"
+                f"FOR VALUES FROM ('{start.isoformat()} 00:00+00')"
+                f" TO ('{end.isoformat()} 00:00+00')"
             )
         )
         conn.execute(text(f"ALTER TABLE {name} ENABLE ROW LEVEL SECURITY"))

@@ -4,7 +4,9 @@ Every tenant table carries a row-level-security policy that admits only rows who
 the transaction-local setting ``orgpulse.org_ids``. The setting is made with
 ``set_config(..., true)``, so it dies with the transaction and a pooled connection can never carry
 one request's tenant into the next. No setting means no rows. Python code that needs tenant data
-asks for the scope of its connection and raises when there is none.
+asks for the scope of its connection and raises when there is none; that in-process record is
+dropped whenever the transaction ends too (commit, rollback, or the connection returning to the
+pool), so it can never claim a scope the database no longer has.
 """
 
 from __future__ import annotations
@@ -13,7 +15,8 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, Engine, text
+from sqlalchemy import Connection, Engine, event, text
+from sqlalchemy.pool import Pool
 
 from orgpulse.core.errors import MissingTenantContext
 
@@ -30,6 +33,24 @@ class TenantScope:
     @classmethod
     def of(cls, org_ids: Iterable[int], *, user_id: int | None = None) -> TenantScope:
         return cls(frozenset(int(o) for o in org_ids), user_id)
+
+
+def _forget_scope(conn: Connection) -> None:
+    conn.info.pop(_SCOPE_KEY, None)
+
+
+# ``Connection.info`` belongs to the pooled DBAPI connection and outlives the transaction (and the
+# checkout), while ``set_config(..., true)`` does not: forget the scope whenever the transaction
+# ends, and again when the connection goes back to the pool.
+event.listen(Engine, "commit", _forget_scope)
+event.listen(Engine, "rollback", _forget_scope)
+
+
+@event.listens_for(Pool, "checkin")
+def _forget_scope_on_checkin(dbapi_connection: object, record: object) -> None:
+    info = getattr(record, "info", None)
+    if info is not None:
+        info.pop(_SCOPE_KEY, None)
 
 
 def apply_scope(conn: Connection, scope: TenantScope) -> None:
@@ -52,9 +73,8 @@ def apply_scope(conn: Connection, scope: TenantScope) -> None:
 def scope_of(conn: Connection) -> TenantScope:
     """Return the connection's tenant scope; raise if tenant data is touched without one."""
     scope = conn.info.get(_SCOPE_KEY)
-    if scope is None:
+    if not isinstance(scope, TenantScope):
         raise MissingTenantContext("tenant data accessed without a tenant scope")
-    assert isinstance(scope, TenantScope)
     return scope
 
 

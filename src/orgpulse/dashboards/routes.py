@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from starlette.responses import RedirectResponse, Response
 
 from orgpulse.audit import record
-from orgpulse.auth import Permission, Role
+from orgpulse.auth import Permission, Role, grants
 from orgpulse.core import clock
 from orgpulse.core.tenancy import TenantScope, scoped
 from orgpulse.dashboards.charts import daily_bar_chart
@@ -29,9 +29,12 @@ router = APIRouter()
 ViewOrg = Annotated[OrgAccess, Depends(org_access(Permission.VIEW_ORG_ANALYTICS))]
 
 
-def _overview(request: Request, access: OrgAccess, *, days: int, unit: str | None, fmt: str) -> OrgOverview:
+def _overview(
+    request: Request, access: OrgAccess, *, days: int, unit: str | None, fmt: str
+) -> OrgOverview:
     allowed_units = access.unit_ids if access.role == Role.UNIT_ADMIN else None
-    with scoped(read_engine(request), TenantScope.of([access.org_id], user_id=access.principal.user_id)) as conn:
+    scope = TenantScope.of([access.org_id], user_id=access.principal.user_id)
+    with scoped(read_engine(request), scope) as conn:
         overview = org_overview(
             conn=conn,
             org_id=access.org_id,
@@ -54,13 +57,25 @@ def _overview(request: Request, access: OrgAccess, *, days: int, unit: str | Non
 
 def _org_list(request: Request, *, page: int, per_page: int) -> OrgList:
     principal = require_principal(request)
-    with scoped(read_engine(request), principal.scope()) as conn:
+    # Only orgs whose analytics the principal may see (the scope also holds orgs where their role
+    # has no analytics permission), and a unit admin's numbers cover only their units.
+    visible: dict[int, tuple[int, ...] | None] = {}
+    for org_id in principal.org_ids:
+        role = principal.role_in(org_id)
+        if grants(role, Permission.VIEW_ORG_ANALYTICS):
+            membership = principal.memberships.get(org_id)
+            visible[org_id] = (
+                membership.unit_ids if role == Role.UNIT_ADMIN and membership else None
+            )
+    scope = TenantScope.of(visible, user_id=principal.user_id)
+    with scoped(read_engine(request), scope) as conn:
         result = list_orgs(
             conn=conn,
             now=clock.now(),
             page=page,
             per_page=per_page,
             amber_seconds=settings(request).freshness_amber_seconds,
+            unit_restrictions={o: u for o, u in visible.items() if u is not None},
         )
     record(
         request.app.state.engine,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from datetime import date, datetime, timedelta
 from typing import Literal
 
@@ -82,7 +83,9 @@ def freshness_of(
 ) -> Freshness:
     """Classify data freshness: amber ('stale') when the newest event is older than the limit."""
     if newest is None:
-        return Freshness(newest_event_at=None, last_rollup_at=None, age_seconds=None, status="no_data")
+        return Freshness(
+            newest_event_at=None, last_rollup_at=None, age_seconds=None, status="no_data"
+        )
     age = max(0, int((now - newest).total_seconds()))
     return Freshness(
         newest_event_at=newest,
@@ -141,7 +144,8 @@ def org_overview(
         for i in range(days)
     ]
     by_name = [
-        EventCount(name=r[0], events=int(r[1])) for r in conn.execute(queries.events_by_name(), params)
+        EventCount(name=r[0], events=int(r[1]))
+        for r in conn.execute(queries.events_by_name(), params)
     ]
 
     def active_in(window_days: int) -> int:
@@ -179,26 +183,45 @@ def org_overview(
 
 
 def list_orgs(
-    *, conn: Connection, now: datetime, page: int = 1, per_page: int = 50, amber_seconds: int = 600
+    *,
+    conn: Connection,
+    now: datetime,
+    page: int = 1,
+    per_page: int = 50,
+    amber_seconds: int = 600,
+    unit_restrictions: Mapping[int, Sequence[int]] | None = None,
 ) -> OrgList:
-    """Return one page of the orgs in the connection's scope, by name."""
+    """Return one page of the orgs in the connection's scope, by name.
+
+    ``unit_restrictions`` maps an org to the units whose numbers may be shown (a unit admin's);
+    orgs not in it show whole-org numbers.
+    """
     if page < 1 or not 1 <= per_page <= 500:
         raise InvalidInput("page must be ≥ 1 and per_page between 1 and 500")
     since, until = _window(now.date(), 7)
     rows = conn.execute(
         queries.org_list(),
         {"since": since, "until": until, "limit": per_page, "offset": (page - 1) * per_page},
-    )
-    orgs = [
-        OrgSummary(
-            slug=r[1],
-            name=r[2],
-            members=int(r[6]),
-            active_7d=int(r[5]),
-            events_total=int(r[4] or 0),
-            freshness=freshness_of(r[3], None, now=now, amber_seconds=amber_seconds),
+    ).all()
+    restricted = unit_restrictions or {}
+    orgs = []
+    for r in rows:
+        members, active_7d, events_total = int(r[6]), int(r[5]), int(r[4] or 0)
+        if r[0] in restricted:
+            params = {"org": r[0], "since": since, "until": until,
+                      "units": list(restricted[r[0]])}
+            members = int(conn.execute(queries.member_count(), params).scalar_one())
+            active_7d = int(conn.execute(queries.active_members(), params).scalar_one())
+            events_total = int(conn.execute(queries.events_all_time(), params).scalar_one())
+        orgs.append(
+            OrgSummary(
+                slug=r[1],
+                name=r[2],
+                members=members,
+                active_7d=active_7d,
+                events_total=events_total,
+                freshness=freshness_of(r[3], None, now=now, amber_seconds=amber_seconds),
+            )
         )
-        for r in rows
-    ]
     total = int(conn.execute(queries.org_count()).scalar_one())
     return OrgList(orgs=orgs, total=total, page=page, per_page=per_page)

@@ -24,7 +24,7 @@ from __future__ import annotations
 import math
 import random
 import unicodedata
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -276,9 +276,9 @@ class _Generator:
         rng.shuffle(kinds)
         return list(zip(trajectories, kinds, strict=True))
 
-    def _unique_name(self, make: Any) -> str:
+    def _unique_name(self, make: Callable[[], str]) -> str:
         for _ in range(20):
-            name: str = make()
+            name = make()
             if name not in self.names_taken:
                 break
         suffix = 2

@@ -1,10 +1,10 @@
-"""Load the demo: synthetic Segment traffic through the ingestion service, plus one user per role."""
+"""Load the demo: synthetic Segment traffic through ingestion, plus one user per role."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
-from sqlalchemy import text
+from sqlalchemy import Engine, text
 
 from orgpulse.auth import Role, create_user, grant_membership
 from orgpulse.core import clock
@@ -43,7 +43,7 @@ def load_demo(
     return _demo_users(engine=engine, create=not loaded)
 
 
-def _demo_users(*, engine, create: bool) -> list[tuple[str, str, str, str]]:  # type: ignore[no-untyped-def]
+def _demo_users(*, engine: Engine, create: bool) -> list[tuple[str, str, str, str]]:
     with unscoped(engine) as conn:
         apply_scope(conn, TenantScope.of(all_org_ids(conn)))
         orgs = conn.execute(

@@ -27,7 +27,8 @@ class ImportSummary:
     read: int = 0
     accepted: int = 0
     duplicates: int = 0
-    unattributed: int = 0
+    unattributed: int = 0  # held when read (some may have been re-attributed since)
+    reattributed: int = 0  # held messages (of this file or earlier) placed by a later batch
     rejected: int = 0
     reasons: dict[str, int] = field(default_factory=dict)
 
@@ -99,12 +100,15 @@ def import_file(
         summary.accepted += result.accepted
         summary.duplicates += result.duplicates
         summary.unattributed += result.unattributed
+        summary.reattributed += result.reattributed
         for r in result.rejections:
             reject(batch[r.index][0], r.reason, batch[r.index][1])
         progress(len(batch))
 
     batch: list[tuple[int, Any]] = []
-    with path.open(encoding="utf-8", newline="") as fh:
+    # utf-8-sig: spreadsheet exports often start with a byte-order mark, which would otherwise
+    # become part of the first CSV column's name.
+    with path.open(encoding="utf-8-sig", newline="") as fh:
         for line, message, error in read_messages(path, fh):
             summary.read += 1
             if error is not None:

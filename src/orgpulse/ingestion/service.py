@@ -30,14 +30,28 @@ def limits_from(settings: Settings) -> Limits:
 
 
 def store_messages(
-    *, engine: Engine, messages: list[Message], received_at: datetime, source: str
+    *,
+    engine: Engine,
+    messages: list[Message],
+    received_at: datetime,
+    source: str,
+    prior: IngestResult | None = None,
 ) -> IngestResult:
-    """Write validated messages in one transaction, retrying transient conflicts."""
+    """Write validated messages in one transaction, retrying transient conflicts.
+
+    ``prior`` carries what validation already decided (rejections, in-batch duplicates), so the
+    result and the ``ingest_batches`` record account for the whole request.
+    """
     for attempt in range(1, MAX_ATTEMPTS + 1):
+        result = IngestResult(
+            rejections=list(prior.rejections) if prior else [],
+            duplicates=prior.duplicates if prior else 0,
+        )
         try:
             with engine.connect() as conn, conn.begin():
-                result = write_messages(
-                    conn, messages=messages, received_at=received_at, source=source
+                write_messages(
+                    conn, messages=messages, received_at=received_at, source=source,
+                    result=result,
                 )
             return result
         except DBAPIError as exc:
@@ -74,14 +88,9 @@ def ingest(
         raise InvalidInput(str(exc)) from None
     result = IngestResult(rejections=list(rejections), duplicates=in_batch_duplicates)
     if messages:
-        stored = store_messages(
-            engine=engine, messages=messages, received_at=received_at, source=source
+        result = store_messages(
+            engine=engine, messages=messages, received_at=received_at, source=source,
+            prior=result,
         )
-        result.accepted = stored.accepted
-        result.duplicates += stored.duplicates
-        result.unattributed = stored.unattributed
-        result.reattributed = stored.reattributed
-        result.rejections.extend(stored.rejections)
-        result.org_ids = stored.org_ids
     result.rejections.sort(key=lambda r: r.index)
     return result

@@ -193,12 +193,12 @@ def validate_message(
             raise _Invalid(
                 f"unknown type {msg_type!r}; expected one of {', '.join(SUPPORTED_TYPES)}"
             )
+        # A missing messageId is generated once the message is known to be valid, so a
+        # rejection only ever names an id the client sent.
         raw_mid = raw.get("messageId")
-        if raw_mid is None:
-            message_id = str(uuid7())
-        elif not isinstance(raw_mid, str) or not raw_mid or len(raw_mid) > MAX_ID_LENGTH:
-            raise _Invalid(f"messageId must be a non-empty string of at most {MAX_ID_LENGTH}")
-        else:
+        if raw_mid is not None:
+            if not isinstance(raw_mid, str) or not raw_mid or len(raw_mid) > MAX_ID_LENGTH:
+                raise _Invalid(f"messageId must be a non-empty string of at most {MAX_ID_LENGTH}")
             message_id = raw_mid
         user_id = _identifier(raw, "userId")
         anonymous_id = _identifier(raw, "anonymousId")
@@ -262,7 +262,7 @@ def validate_message(
         return Message(
             index=index,
             type=msg_type,
-            message_id=message_id,
+            message_id=message_id if message_id is not None else str(uuid7()),
             name=name,
             event_time=event_time,
             user_id=user_id,

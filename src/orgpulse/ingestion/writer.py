@@ -90,6 +90,7 @@ class _Batch:
         self.result = result
         self.groups: dict[str, _Group] = {}
         self.users: dict[str, int] = {}  # external user id → org of its latest association
+        self.associated_at: dict[str, datetime] = {}  # … and when that association was made
         self.new_group_ids: set[str] = set()
         self.new_user_ids: set[str] = set()
 
@@ -115,40 +116,67 @@ class _Batch:
         if users:
             rows = self.conn.execute(
                 text(
-                    "SELECT external_user_id, org_id FROM directory_members "
+                    "SELECT external_user_id, org_id, associated_at FROM directory_members "
                     "WHERE external_user_id = ANY(CAST(:ids AS text[]))"
                 ),
                 {"ids": users},
             )
-            self.users.update({ext: org_id for ext, org_id in rows})
+            for ext, org_id, associated_at in rows:
+                self.users[ext] = org_id
+                self.associated_at[ext] = associated_at
+
+    def _associate(self, msg: Message, org_id: int) -> None:
+        """Attribute the group call's user to ``org_id`` unless a newer association is known, so
+        a late group call cannot move a user back (the directory upsert applies the same rule)."""
+        user = msg.user_id
+        if user is not None and msg.event_time > self.associated_at.get(user, _NEVER):
+            self.users[user] = org_id
+            self.associated_at[user] = msg.event_time
+
+    def _unit_row(self, org_id: int, group_id: str, msg: Message, name: str | None) -> None:
+        """Queue a unit upsert; name and kind stay as they are when the call does not give them."""
+        previous = self._unit_rows.get((org_id, group_id), {})
+        self._unit_rows[(org_id, group_id)] = {
+            "org_id": org_id,
+            "external_id": group_id,
+            "name": name or previous.get("name"),
+            "kind": _trait_str(msg.traits, "kind") or previous.get("kind"),
+            "traits": {**previous.get("traits", {}), **msg.traits},
+            "profile_at": msg.event_time,
+        }
 
     def _new_org(self, external_id: str, name: str | None) -> int:
         org_id = self.conn.execute(text("SELECT nextval('org_id_seq')")).scalar_one()
         base = slugify(name or external_id)
-        taken = {
-            r[0]
-            for r in self.conn.execute(
-                text("SELECT slug FROM directory_groups WHERE slug = :s OR slug LIKE :p"),
-                {"s": base, "p": base + "-%"},
-            )
-        }
-        slug, n = base, 2
-        while slug in taken:
-            slug, n = f"{base}-{n}", n + 1
-        row = self.conn.execute(
-            text(
-                "INSERT INTO directory_groups (external_id, org_id, slug) VALUES (:e, :o, :s) "
-                "ON CONFLICT (external_id) DO NOTHING RETURNING org_id"
-            ),
-            {"e": external_id, "o": org_id, "s": slug},
-        ).first()
-        if row is None:  # created concurrently by another batch
+        while True:
+            taken = {
+                r[0]
+                for r in self.conn.execute(
+                    text("SELECT slug FROM directory_groups WHERE slug = :s OR slug LIKE :p"),
+                    {"s": base, "p": base + "-%"},
+                )
+            }
+            slug, n = base, 2
+            while slug in taken:
+                slug, n = f"{base}-{n}", n + 1
+            # No conflict target: a concurrent batch may take this external id *or* this slug.
+            row = self.conn.execute(
+                text(
+                    "INSERT INTO directory_groups (external_id, org_id, slug) VALUES (:e, :o, :s) "
+                    "ON CONFLICT DO NOTHING RETURNING org_id"
+                ),
+                {"e": external_id, "o": org_id, "s": slug},
+            ).first()
+            if row is not None:
+                break
             existing = self.conn.execute(
                 text("SELECT org_id, unit_id FROM directory_groups WHERE external_id = :e"),
                 {"e": external_id},
-            ).one()
-            self.groups[external_id] = _Group(existing[0], existing[1])
-            return int(existing[0])
+            ).first()
+            if existing is not None:  # created concurrently by another batch
+                self.groups[external_id] = _Group(existing[0], existing[1])
+                return int(existing[0])
+            # Only the slug was taken concurrently (it is committed now): pick the next one.
         self.groups[external_id] = _Group(org_id, None)
         self.new_group_ids.add(external_id)
         self._org_rows[org_id] = {
@@ -172,72 +200,51 @@ class _Batch:
             if msg.type != "group":
                 keep.append(msg)
                 continue
-            assert msg.group_id is not None
+            if msg.group_id is None:  # validation guarantees one; never reached
+                continue
             parent = _parent_of(msg)
             known = self.groups.get(msg.group_id)
             name = _trait_str(msg.traits, "name")
             if parent is not None and parent != msg.group_id:
+                # Decide before creating anything: a rejected call must leave no trace (such
+                # as a parent org made up from its parent_group_id).
                 parent_group = self.groups.get(parent)
+                reason = None
+                if parent_group is not None and parent_group.unit_id is not None:
+                    reason = f"parent group {parent!r} is a unit"
+                elif known is not None and known.unit_id is None:
+                    reason = f"group {msg.group_id!r} is an organization; it cannot become a unit"
+                elif known is not None and (
+                    parent_group is None or known.org_id != parent_group.org_id
+                ):
+                    reason = (
+                        f"unit {msg.group_id!r} belongs to another organization; "
+                        "moving units between organizations is not supported"
+                    )
+                if reason is not None:
+                    self.result.rejections.append(Rejection(msg.index, msg.message_id, reason))
+                    continue
                 if parent_group is None:
                     self._new_org(parent, None)
                     parent_group = self.groups[parent]
-                if parent_group.unit_id is not None:
-                    self.result.rejections.append(
-                        Rejection(msg.index, msg.message_id, f"parent group {parent!r} is a unit")
-                    )
-                    continue
-                if known is not None and known.unit_id is None:
-                    self.result.rejections.append(
-                        Rejection(
-                            msg.index,
-                            msg.message_id,
-                            f"group {msg.group_id!r} is an organization; it cannot become a unit",
-                        )
-                    )
-                    continue
-                if known is not None and known.org_id != parent_group.org_id:
-                    self.result.rejections.append(
-                        Rejection(
-                            msg.index,
-                            msg.message_id,
-                            f"unit {msg.group_id!r} belongs to another organization; "
-                            "moving units between organizations is not supported",
-                        )
-                    )
-                    continue
-                if msg.user_id is not None:
-                    self.users[msg.user_id] = parent_group.org_id
-                self._unit_rows[(parent_group.org_id, msg.group_id)] = {
-                    "org_id": parent_group.org_id,
-                    "external_id": msg.group_id,
-                    "name": name or msg.group_id,
-                    "kind": _trait_str(msg.traits, "kind") or "unit",
-                    "traits": msg.traits,
-                    "profile_at": msg.event_time,
-                }
+                self._associate(msg, parent_group.org_id)
+                self._unit_row(parent_group.org_id, msg.group_id, msg, name)
             elif known is not None and known.unit_id is not None:
-                if msg.user_id is not None:
-                    self.users[msg.user_id] = known.org_id
-                self._unit_rows[(known.org_id, msg.group_id)] = {
-                    "org_id": known.org_id,
-                    "external_id": msg.group_id,
-                    "name": name or msg.group_id,
-                    "kind": _trait_str(msg.traits, "kind") or "unit",
-                    "traits": msg.traits,
-                    "profile_at": msg.event_time,
-                }
+                self._associate(msg, known.org_id)
+                self._unit_row(known.org_id, msg.group_id, msg, name)
             else:
                 org_id = known.org_id if known else self._new_org(msg.group_id, name)
                 row = self._org_rows.get(org_id)
                 if row is None:
                     row = {"org_id": org_id, "external_id": msg.group_id}
                     self._org_rows[org_id] = row
-                if msg.user_id is not None:
-                    self.users[msg.user_id] = org_id
+                self._associate(msg, org_id)
+                # A group call without a name or timezone (e.g. one that only associates a user)
+                # keeps the org's current ones.
                 row.update(
-                    name=name or row.get("name") or msg.group_id,
-                    traits=msg.traits,
-                    timezone=_trait_str(msg.traits, "timezone") or "UTC",
+                    name=name or row.get("name"),
+                    traits={**(row.get("traits") or {}), **msg.traits},
+                    timezone=_trait_str(msg.traits, "timezone") or row.get("timezone"),
                     profile_at=msg.event_time,
                 )
             keep.append(msg)
@@ -246,18 +253,23 @@ class _Batch:
     def write_profiles(self) -> None:
         """Upsert org and unit rows (inside the tenant context); register new units."""
         for row in self._org_rows.values():
-            params = {**row, "traits": _jsonb(row.get("traits") or {})}
-            params.setdefault("slug", None)
-            params.setdefault("timezone", "UTC")
+            params = {
+                "slug": None, "name": None, "timezone": None, "profile_at": None,
+                **row, "traits": _jsonb(row.get("traits") or {}),
+            }
             self.conn.execute(
                 text(
-                    "INSERT INTO orgs (org_id, external_id, slug, name, traits, timezone, profile_at)"
+                    "INSERT INTO orgs (org_id, external_id, slug, name, traits, timezone,"
+                    "  profile_at)"
                     " VALUES (:org_id, :external_id,"
                     "  COALESCE(:slug, (SELECT slug FROM directory_groups WHERE org_id = :org_id"
                     "                    AND unit_id IS NULL)),"
-                    "  :name, CAST(:traits AS jsonb), :timezone, :profile_at)"
-                    " ON CONFLICT (org_id) DO UPDATE SET name = excluded.name,"
-                    "  traits = orgs.traits || excluded.traits, timezone = excluded.timezone,"
+                    "  COALESCE(CAST(:name AS text), :external_id), CAST(:traits AS jsonb),"
+                    "  COALESCE(CAST(:timezone AS text), 'UTC'), :profile_at)"
+                    " ON CONFLICT (org_id) DO UPDATE SET"
+                    "  name = COALESCE(CAST(:name AS text), orgs.name),"
+                    "  traits = orgs.traits || excluded.traits,"
+                    "  timezone = COALESCE(CAST(:timezone AS text), orgs.timezone),"
                     "  profile_at = excluded.profile_at, updated_at = now()"
                     " WHERE excluded.profile_at IS NOT NULL AND"
                     "  (orgs.profile_at IS NULL OR excluded.profile_at >= orgs.profile_at)"
@@ -268,15 +280,15 @@ class _Batch:
             unit_id = self.conn.execute(
                 text(
                     "INSERT INTO units (org_id, external_id, name, kind, traits, profile_at)"
-                    " VALUES (:org_id, :external_id, :name, :kind, CAST(:traits AS jsonb),"
-                    "  :profile_at)"
+                    " VALUES (:org_id, :external_id, COALESCE(CAST(:name AS text), :external_id),"
+                    "  COALESCE(CAST(:kind AS text), 'unit'), CAST(:traits AS jsonb), :profile_at)"
                     " ON CONFLICT (org_id, external_id) DO UPDATE SET"
                     "  name = CASE WHEN units.profile_at IS NULL"
-                    "   OR excluded.profile_at >= units.profile_at THEN excluded.name"
-                    "   ELSE units.name END,"
+                    "   OR excluded.profile_at >= units.profile_at"
+                    "   THEN COALESCE(CAST(:name AS text), units.name) ELSE units.name END,"
                     "  kind = CASE WHEN units.profile_at IS NULL"
-                    "   OR excluded.profile_at >= units.profile_at THEN excluded.kind"
-                    "   ELSE units.kind END,"
+                    "   OR excluded.profile_at >= units.profile_at"
+                    "   THEN COALESCE(CAST(:kind AS text), units.kind) ELSE units.kind END,"
                     "  traits = CASE WHEN units.profile_at IS NULL"
                     "   OR excluded.profile_at >= units.profile_at"
                     "   THEN units.traits || excluded.traits ELSE units.traits END,"
@@ -410,12 +422,13 @@ class _Batch:
                 " ON CONFLICT (external_user_id) DO UPDATE SET org_id = excluded.org_id,"
                 "  member_id = excluded.member_id, associated_at = excluded.associated_at"
                 " WHERE excluded.associated_at > d.associated_at"
-                " RETURNING external_user_id, org_id, (xmax = 0) AS inserted"
+                " RETURNING external_user_id, org_id, associated_at, (xmax = 0) AS inserted"
             ),
             self._latest_associations(keys, agg, members),
         )
-        for user, org_id, inserted in dir_rows:
+        for user, org_id, associated_at, inserted in dir_rows:
             self.users[user] = org_id
+            self.associated_at[user] = associated_at
             if inserted:
                 self.new_user_ids.add(user)
         return members
@@ -464,7 +477,9 @@ class _Batch:
                     "member_id": member[0] if member else None,
                     "unit_id": unit_id,
                     "anonymous_id": msg.anonymous_id,
-                    "properties": msg.traits if msg.type in ("identify", "group") else msg.properties,
+                    "properties": (
+                        msg.traits if msg.type in ("identify", "group") else msg.properties
+                    ),
                     "context": msg.context,
                 }
             )
@@ -509,7 +524,8 @@ class _Batch:
                 "DELETE FROM unattributed_events WHERE event_id IN ("
                 " SELECT event_id FROM unattributed_events"
                 " WHERE group_external_id = ANY(CAST(:groups AS text[]))"
-                "  OR (group_external_id IS NULL AND external_user_id = ANY(CAST(:users AS text[])))"
+                "  OR (group_external_id IS NULL"
+                "      AND external_user_id = ANY(CAST(:users AS text[])))"
                 " ORDER BY event_id FOR UPDATE SKIP LOCKED)"
                 " RETURNING message"
             ),

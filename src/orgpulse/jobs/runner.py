@@ -30,7 +30,10 @@ def run_job(engine: Engine, name: str, work: Callable[[Connection], str]) -> str
     status, detail = "succeeded", ""
     try:
         with engine.begin() as conn:
-            if not conn.execute(text("SELECT pg_try_advisory_xact_lock(:k)"), {"k": lock_key}).scalar():
+            locked = conn.execute(
+                text("SELECT pg_try_advisory_xact_lock(:k)"), {"k": lock_key}
+            ).scalar()
+            if not locked:
                 status, detail = "succeeded", "skipped: another node is running it"
             else:
                 detail = work(conn)

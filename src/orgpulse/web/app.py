@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import secrets
 import uuid
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -14,13 +13,13 @@ from starlette.responses import Response
 
 from orgpulse import __version__
 from orgpulse.auth.routes import router as auth_router
-from orgpulse.core.config import Settings, get_settings
+from orgpulse.core.config import Settings, get_settings, secret_key
 from orgpulse.core.db import app_engine
 from orgpulse.core.logging import configure_logging, org_var, request_id_var, user_var
 from orgpulse.dashboards.routes import router as dashboards_router
 from orgpulse.ingestion.routes import router as ingestion_router
 from orgpulse.ops.routes import router as ops_router
-from orgpulse.web.deps import CSRF_COOKIE
+from orgpulse.web.deps import CSRF_COOKIE, csrf_token_valid, new_csrf_token
 from orgpulse.web.errors import install_error_handlers
 
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
@@ -33,6 +32,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     configure_logging(level=settings.log_level, json_lines=settings.environment == "production")
     app = FastAPI(title="OrgPulse", version=__version__, docs_url="/api/docs", redoc_url=None)
     app.state.settings = settings
+    app.state.secret_key = secret_key(settings)
     app.state.engine = app_engine(settings)
     app.state.read_engine = app_engine(settings, read=True)
 
@@ -47,7 +47,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         user_var.set(None)
         org_var.set(None)
         csrf = request.cookies.get(CSRF_COOKIE)
-        request.state.csrf_token = csrf or secrets.token_urlsafe(24)
+        if csrf and not csrf_token_valid(app.state.secret_key, csrf):
+            csrf = None  # minted elsewhere (or by an old key): replace it
+        request.state.csrf_token = csrf or new_csrf_token(app.state.secret_key)
         response = await call_next(request)
         response.headers["X-Request-Id"] = request_id
         response.headers.setdefault("X-Content-Type-Options", "nosniff")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -94,10 +96,35 @@ def require_principal(request: Request) -> Principal:
     return principal
 
 
+def new_csrf_token(key: str) -> str:
+    """Return ``random.signature``: a token only this deployment can mint."""
+    nonce = secrets.token_urlsafe(18)
+    return f"{nonce}.{_csrf_signature(key, nonce)}"
+
+
+def _csrf_signature(key: str, nonce: str) -> str:
+    return hmac.new(key.encode(), nonce.encode(), hashlib.sha256).hexdigest()[:32]
+
+
+def csrf_token_valid(key: str, token: str) -> bool:
+    nonce, _, signature = token.partition(".")
+    return bool(nonce) and secrets.compare_digest(signature, _csrf_signature(key, nonce))
+
+
 def verify_csrf(request: Request, token: str | None) -> None:
-    """Refuse a cookie-authenticated form post whose token does not match its cookie."""
+    """Refuse a form post unless its token equals the CSRF cookie and carries our signature.
+
+    Why signed: a plain double-submit cookie can be planted by a sibling subdomain; a planted
+    cookie without a valid signature is useless to an attacker.
+    """
     cookie = request.cookies.get(CSRF_COOKIE, "")
-    if not cookie or not token or not secrets.compare_digest(cookie, token):
+    key: str = request.app.state.secret_key
+    if (
+        not cookie
+        or not token
+        or not secrets.compare_digest(cookie, token)
+        or not csrf_token_valid(key, cookie)
+    ):
         raise PermissionDenied("the form expired or came from another site; reload and retry")
 
 
