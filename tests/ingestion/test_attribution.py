@@ -385,3 +385,34 @@ def test_group_call_without_traits_keeps_the_org_and_unit_profile(
     (east,) = scoped_rows(engine, [acme], "SELECT unit_id FROM units")
     assert scoped_rows(engine, [acme], "SELECT external_user_id, unit_id FROM members"
                        " ORDER BY external_user_id") == [("u1", None), ("u2", east[0])]
+
+
+def test_first_and_last_seen_follow_activity_at_an_hour_resolution(
+    factory: Factory, engine: Engine
+) -> None:
+    d = days_ago(2)
+    factory.send([group("acme", at(d, 8), traits={"name": "Acme"}, userId="u1")])
+    acme = org_id(engine, "acme")
+
+    def seen() -> tuple[datetime, datetime]:
+        ((first, last),) = scoped_rows(
+            engine, [acme], "SELECT first_seen_at, last_seen_at FROM members"
+        )
+        return first, last
+
+    assert seen() == (at(d, 8), at(d, 8))
+    # Within the hour: the member row is not rewritten (last seen may lag by up to an hour).
+    factory.send([track("u1", "Login", at(d, 8, 59), "t1")])
+    assert seen() == (at(d, 8), at(d, 8))
+    # More than an hour later: refreshed to the newest event of the batch.
+    factory.send(
+        [track("u1", "Login", at(d, 9, 1), "t2"), track("u1", "Login", at(d, 9, 30), "t3")]
+    )
+    assert seen() == (at(d, 8), at(d, 9, 30))
+    # An event older than first seen (a backfill) moves first seen back at once.
+    factory.send([track("u1", "Login", at(d, 7, 45), "t4")])
+    assert seen() == (at(d, 7, 45), at(d, 9, 30))
+    # Every event still counts in the rollups, whatever the member row says.
+    assert scoped_rows(
+        engine, [acme], "SELECT events FROM rollup_member_days"
+    ) == [(4,)]

@@ -39,13 +39,15 @@ class Principal:
         return self.all_org_ids | frozenset(self.memberships)
 
     def role_in(self, org_id: int) -> Role | None:
-        """Return the user's role in an org, or None when the org is outside their reach."""
-        membership = self.memberships.get(org_id)
-        if membership is not None:
-            return membership.role
+        """Return the user's role in an org, or None when the org is outside their reach.
+
+        An all-org staff role outranks a membership in the same org (a platform admin who is
+        also a member somewhere keeps their staff view there).
+        """
         if self.staff_role in ALL_ORG_ROLES and org_id in self.all_org_ids:
             return self.staff_role
-        return None
+        membership = self.memberships.get(org_id)
+        return membership.role if membership is not None else None
 
     def scope(self) -> TenantScope:
         return TenantScope(self.org_ids, self.user_id)

@@ -130,7 +130,10 @@ def import_cmd(
 
     settings = get_settings()
     rejects_path = rejects or file.with_name(file.name + ".rejects.ndjson")
-    total = sum(1 for line in file.open(encoding="utf-8") if line.strip())
+    with file.open(encoding="utf-8-sig") as fh:
+        total = sum(1 for line in fh if line.strip())
+    if file.suffix.lower() == ".csv":
+        total = max(total - 1, 0)  # the header row
     with rejects_path.open("w", encoding="utf-8") as out, _progress() as bar:
         task = bar.add_task(f"importing {file.name}", total=total)
         try:
@@ -147,6 +150,8 @@ def import_cmd(
         f"read {summary.read}: accepted {summary.accepted}, duplicates {summary.duplicates}, "
         f"held (no org yet) {summary.unattributed}, rejected {summary.rejected}"
     )
+    if summary.reattributed:
+        typer.echo(f"earlier held messages now placed in their org: {summary.reattributed}")
     for reason, count in sorted(summary.reasons.items(), key=lambda kv: -kv[1]):
         typer.echo(f"  {count:>8}  {reason}")
     if summary.rejected:

@@ -18,7 +18,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import orjson
@@ -29,6 +29,7 @@ from orgpulse.ingestion.validation import Message, Rejection
 
 PARENT_TRAITS = ("parent_group_id", "parentGroupId")
 MAX_REATTRIBUTION_ROUNDS = 3
+LAST_SEEN_RESOLUTION = timedelta(hours=1)
 _NEVER = datetime.fromisoformat("1970-01-01T00:00:00+00:00")
 
 
@@ -254,8 +255,12 @@ class _Batch:
         """Upsert org and unit rows (inside the tenant context); register new units."""
         for row in self._org_rows.values():
             params = {
-                "slug": None, "name": None, "timezone": None, "profile_at": None,
-                **row, "traits": _jsonb(row.get("traits") or {}),
+                "slug": None,
+                "name": None,
+                "timezone": None,
+                "profile_at": None,
+                **row,
+                "traits": _jsonb(row.get("traits") or {}),
             }
             self.conn.execute(
                 text(
@@ -377,42 +382,34 @@ class _Batch:
         if not agg:
             return {}
         keys = sorted(agg)
-        rows = self.conn.execute(
-            text(
-                "INSERT INTO members AS m (org_id, external_user_id, first_seen_at, last_seen_at,"
-                "  profile_at, traits, role, unit_id)"
-                " SELECT * FROM unnest(CAST(:orgs AS bigint[]), CAST(:users AS text[]),"
-                "  CAST(:firsts AS timestamptz[]), CAST(:lasts AS timestamptz[]),"
-                "  CAST(:profiles AS timestamptz[]), CAST(:traits AS jsonb[]),"
-                "  CAST(:roles AS text[]), CAST(:units AS bigint[]))"
-                " ON CONFLICT (org_id, external_user_id) DO UPDATE SET"
-                "  first_seen_at = LEAST(m.first_seen_at, excluded.first_seen_at),"
-                "  last_seen_at = GREATEST(m.last_seen_at, excluded.last_seen_at),"
-                "  traits = CASE WHEN excluded.profile_at IS NOT NULL AND (m.profile_at IS NULL"
-                "   OR excluded.profile_at >= m.profile_at) THEN m.traits || excluded.traits"
-                "   ELSE m.traits END,"
-                "  role = CASE WHEN excluded.profile_at IS NOT NULL AND (m.profile_at IS NULL"
-                "   OR excluded.profile_at >= m.profile_at) THEN COALESCE(excluded.role, m.role)"
-                "   ELSE m.role END,"
-                "  unit_id = CASE WHEN excluded.profile_at IS NOT NULL AND (m.profile_at IS NULL"
-                "   OR excluded.profile_at >= m.profile_at)"
-                "   THEN COALESCE(excluded.unit_id, m.unit_id) ELSE m.unit_id END,"
-                "  profile_at = GREATEST(m.profile_at, excluded.profile_at),"
-                "  updated_at = now()"
-                " RETURNING org_id, external_user_id, member_id, unit_id"
-            ),
-            {
-                "orgs": [k[0] for k in keys],
-                "users": [k[1] for k in keys],
-                "firsts": [agg[k]["first"] for k in keys],
-                "lasts": [agg[k]["last"] for k in keys],
-                "profiles": [agg[k]["profile_at"] for k in keys],
-                "traits": [_jsonb(agg[k]["traits"]) for k in keys],
-                "roles": [agg[k]["role"] for k in keys],
-                "units": [agg[k]["unit"] for k in keys],
-            },
-        )
-        members = {(r[0], r[1]): (r[2], r[3]) for r in rows}
+        members = self._existing_members(keys, agg)
+        writes = [k for k in keys if k not in members]
+        if writes:
+            rows = self.conn.execute(
+                UPSERT_MEMBERS_SQL,
+                {
+                    "rows": orjson.dumps(
+                        [
+                            {
+                                "org_id": k[0],
+                                "external_user_id": k[1],
+                                "first_seen_at": agg[k]["first"],
+                                "last_seen_at": agg[k]["last"],
+                                "profile_at": agg[k]["profile_at"],
+                                "traits": agg[k]["traits"],
+                                "role": agg[k]["role"],
+                                "unit_id": agg[k]["unit"],
+                            }
+                            for k in writes
+                        ]
+                    ).decode()
+                },
+            )
+            members.update({(r[0], r[1]): (r[2], r[3]) for r in rows})
+        # Only users the directory does not know yet, or whom a group call (re)associates.
+        keys = [k for k in keys if k[1] not in self.users or agg[k]["associated_at"] > _NEVER]
+        if not keys:
+            return members
         dir_rows = self.conn.execute(
             text(
                 "INSERT INTO directory_members AS d (external_user_id, org_id, member_id,"
@@ -432,6 +429,46 @@ class _Batch:
             if inserted:
                 self.new_user_ids.add(user)
         return members
+
+    def _existing_members(
+        self, keys: list[tuple[int, str]], agg: dict[tuple[int, str], dict[str, Any]]
+    ) -> dict[tuple[int, str], tuple[int, int | None]]:
+        """Return known members that need no write (read-only: no row locks, no new versions).
+
+        A member needs a write when a profile message is newer than its profile, when an event
+        predates its first-seen time, or when its last-seen time lags by more than
+        ``LAST_SEEN_RESOLUTION`` — refreshing it on every batch would rewrite the row each time.
+        """
+        rows = self.conn.execute(
+            text(
+                "SELECT m.org_id, m.external_user_id, m.member_id, m.unit_id, m.first_seen_at,"
+                " m.last_seen_at, m.profile_at FROM members m"
+                " JOIN jsonb_to_recordset(CAST(:keys AS jsonb)) AS k(org_id bigint,"
+                "  external_user_id text)"
+                " ON m.org_id = k.org_id AND m.external_user_id = k.external_user_id"
+            ),
+            {
+                "keys": orjson.dumps(
+                    [{"org_id": o, "external_user_id": u} for o, u in keys]
+                ).decode()
+            },
+        )
+        fresh: dict[tuple[int, str], tuple[int, int | None]] = {}
+        for org_id, user, member_id, unit_id, first, last, profile_at in rows:
+            entry = agg[(org_id, user)]
+            stale = (
+                (
+                    entry["profile_at"] is not None
+                    and (profile_at is None or entry["profile_at"] >= profile_at)
+                )
+                or first is None
+                or entry["first"] < first
+                or last is None
+                or entry["last"] > last + LAST_SEEN_RESOLUTION
+            )
+            if not stale:
+                fresh[(org_id, user)] = (member_id, unit_id)
+        return fresh
 
     @staticmethod
     def _latest_associations(
@@ -533,6 +570,29 @@ class _Batch:
         )
         return [Message.from_json(r[0], index=-1) for r in rows]
 
+
+UPSERT_MEMBERS_SQL = text(
+    "INSERT INTO members AS m (org_id, external_user_id, first_seen_at, last_seen_at,"
+    "  profile_at, traits, role, unit_id)"
+    " SELECT * FROM jsonb_to_recordset(CAST(:rows AS jsonb)) AS t(org_id bigint,"
+    "  external_user_id text, first_seen_at timestamptz, last_seen_at timestamptz,"
+    "  profile_at timestamptz, traits jsonb, role text, unit_id bigint)"
+    " ON CONFLICT (org_id, external_user_id) DO UPDATE SET"
+    "  first_seen_at = LEAST(m.first_seen_at, excluded.first_seen_at),"
+    "  last_seen_at = GREATEST(m.last_seen_at, excluded.last_seen_at),"
+    "  traits = CASE WHEN excluded.profile_at IS NOT NULL AND (m.profile_at IS NULL"
+    "   OR excluded.profile_at >= m.profile_at) THEN m.traits || excluded.traits"
+    "   ELSE m.traits END,"
+    "  role = CASE WHEN excluded.profile_at IS NOT NULL AND (m.profile_at IS NULL"
+    "   OR excluded.profile_at >= m.profile_at) THEN COALESCE(excluded.role, m.role)"
+    "   ELSE m.role END,"
+    "  unit_id = CASE WHEN excluded.profile_at IS NOT NULL AND (m.profile_at IS NULL"
+    "   OR excluded.profile_at >= m.profile_at)"
+    "   THEN COALESCE(excluded.unit_id, m.unit_id) ELSE m.unit_id END,"
+    "  profile_at = GREATEST(m.profile_at, excluded.profile_at),"
+    "  updated_at = now()"
+    " RETURNING org_id, external_user_id, member_id, unit_id"
+)
 
 INSERT_EVENTS_SQL = text(
     """

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from urllib.parse import quote
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -44,7 +45,8 @@ def _respond(
     headers: dict[str, str] = {}
     if wants_html(request):
         if status == 401:
-            return RedirectResponse(f"/login?next={request.url.path}", status_code=303)
+            target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+            return RedirectResponse(f"/login?next={quote(target, safe='/')}", status_code=303)
         response: Response = render(
             request, "error.html", {"status": status, "message": message}, status_code=status
         )
