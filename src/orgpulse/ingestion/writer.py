@@ -22,9 +22,10 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, text
+from sqlalchemy import Connection
 
 from orgpulse.core.tenancy import TenantScope, apply_scope
+from orgpulse.ingestion import queries as q
 from orgpulse.ingestion.validation import Message, Rejection
 
 PARENT_TRAITS = ("parent_group_id", "parentGroupId")
@@ -105,10 +106,7 @@ class _Batch:
         wanted = sorted(group_ids - self.groups.keys())
         if wanted:
             rows = self.conn.execute(
-                text(
-                    "SELECT external_id, org_id, unit_id FROM directory_groups "
-                    "WHERE external_id = ANY(CAST(:ids AS text[]))"
-                ),
+                q.GROUPS_BY_EXTERNAL_ID,
                 {"ids": wanted},
             )
             for ext, org_id, unit_id in rows:
@@ -116,10 +114,7 @@ class _Batch:
         users = sorted({m.user_id for m in messages if m.user_id} - self.users.keys())
         if users:
             rows = self.conn.execute(
-                text(
-                    "SELECT external_user_id, org_id, associated_at FROM directory_members "
-                    "WHERE external_user_id = ANY(CAST(:ids AS text[]))"
-                ),
+                q.MEMBERS_BY_EXTERNAL_ID,
                 {"ids": users},
             )
             for ext, org_id, associated_at in rows:
@@ -147,13 +142,13 @@ class _Batch:
         }
 
     def _new_org(self, external_id: str, name: str | None) -> int:
-        org_id = self.conn.execute(text("SELECT nextval('org_id_seq')")).scalar_one()
+        org_id = self.conn.execute(q.NEXT_ORG_ID).scalar_one()
         base = slugify(name or external_id)
         while True:
             taken = {
                 r[0]
                 for r in self.conn.execute(
-                    text("SELECT slug FROM directory_groups WHERE slug = :s OR slug LIKE :p"),
+                    q.SLUGS_LIKE,
                     {"s": base, "p": base + "-%"},
                 )
             }
@@ -162,16 +157,13 @@ class _Batch:
                 slug, n = f"{base}-{n}", n + 1
             # No conflict target: a concurrent batch may take this external id *or* this slug.
             row = self.conn.execute(
-                text(
-                    "INSERT INTO directory_groups (external_id, org_id, slug) VALUES (:e, :o, :s) "
-                    "ON CONFLICT DO NOTHING RETURNING org_id"
-                ),
+                q.INSERT_ORG_DIRECTORY,
                 {"e": external_id, "o": org_id, "s": slug},
             ).first()
             if row is not None:
                 break
             existing = self.conn.execute(
-                text("SELECT org_id, unit_id FROM directory_groups WHERE external_id = :e"),
+                q.GROUP_BY_EXTERNAL_ID,
                 {"e": external_id},
             ).first()
             if existing is not None:  # created concurrently by another batch
@@ -263,53 +255,18 @@ class _Batch:
                 "traits": _jsonb(row.get("traits") or {}),
             }
             self.conn.execute(
-                text(
-                    "INSERT INTO orgs (org_id, external_id, slug, name, traits, timezone,"
-                    "  profile_at)"
-                    " VALUES (:org_id, :external_id,"
-                    "  COALESCE(:slug, (SELECT slug FROM directory_groups WHERE org_id = :org_id"
-                    "                    AND unit_id IS NULL)),"
-                    "  COALESCE(CAST(:name AS text), :external_id), CAST(:traits AS jsonb),"
-                    "  COALESCE(CAST(:timezone AS text), 'UTC'), :profile_at)"
-                    " ON CONFLICT (org_id) DO UPDATE SET"
-                    "  name = COALESCE(CAST(:name AS text), orgs.name),"
-                    "  traits = orgs.traits || excluded.traits,"
-                    "  timezone = COALESCE(CAST(:timezone AS text), orgs.timezone),"
-                    "  profile_at = excluded.profile_at, updated_at = now()"
-                    " WHERE excluded.profile_at IS NOT NULL AND"
-                    "  (orgs.profile_at IS NULL OR excluded.profile_at >= orgs.profile_at)"
-                ),
+                q.UPSERT_ORG,
                 params,
             )
         for row in self._unit_rows.values():
             unit_id = self.conn.execute(
-                text(
-                    "INSERT INTO units (org_id, external_id, name, kind, traits, profile_at)"
-                    " VALUES (:org_id, :external_id, COALESCE(CAST(:name AS text), :external_id),"
-                    "  COALESCE(CAST(:kind AS text), 'unit'), CAST(:traits AS jsonb), :profile_at)"
-                    " ON CONFLICT (org_id, external_id) DO UPDATE SET"
-                    "  name = CASE WHEN units.profile_at IS NULL"
-                    "   OR excluded.profile_at >= units.profile_at"
-                    "   THEN COALESCE(CAST(:name AS text), units.name) ELSE units.name END,"
-                    "  kind = CASE WHEN units.profile_at IS NULL"
-                    "   OR excluded.profile_at >= units.profile_at"
-                    "   THEN COALESCE(CAST(:kind AS text), units.kind) ELSE units.kind END,"
-                    "  traits = CASE WHEN units.profile_at IS NULL"
-                    "   OR excluded.profile_at >= units.profile_at"
-                    "   THEN units.traits || excluded.traits ELSE units.traits END,"
-                    "  profile_at = GREATEST(units.profile_at, excluded.profile_at),"
-                    "  updated_at = now()"
-                    " RETURNING unit_id"
-                ),
+                q.UPSERT_UNIT,
                 {**row, "traits": _jsonb(row["traits"])},
             ).scalar_one()
             ext = row["external_id"]
             if ext not in self.groups or self.groups[ext].unit_id is None:
                 self.conn.execute(
-                    text(
-                        "INSERT INTO directory_groups (external_id, org_id, unit_id)"
-                        " VALUES (:e, :o, :u) ON CONFLICT (external_id) DO NOTHING"
-                    ),
+                    q.INSERT_UNIT_DIRECTORY,
                     {"e": ext, "o": row["org_id"], "u": unit_id},
                 )
                 self.groups[ext] = _Group(row["org_id"], unit_id)
@@ -386,7 +343,7 @@ class _Batch:
         writes = [k for k in keys if k not in members]
         if writes:
             rows = self.conn.execute(
-                UPSERT_MEMBERS_SQL,
+                q.UPSERT_MEMBERS,
                 {
                     "rows": orjson.dumps(
                         [
@@ -411,16 +368,7 @@ class _Batch:
         if not keys:
             return members
         dir_rows = self.conn.execute(
-            text(
-                "INSERT INTO directory_members AS d (external_user_id, org_id, member_id,"
-                "  associated_at)"
-                " SELECT * FROM unnest(CAST(:users AS text[]), CAST(:orgs AS bigint[]),"
-                "  CAST(:members AS bigint[]), CAST(:at AS timestamptz[]))"
-                " ON CONFLICT (external_user_id) DO UPDATE SET org_id = excluded.org_id,"
-                "  member_id = excluded.member_id, associated_at = excluded.associated_at"
-                " WHERE excluded.associated_at > d.associated_at"
-                " RETURNING external_user_id, org_id, associated_at, (xmax = 0) AS inserted"
-            ),
+            q.UPSERT_MEMBER_DIRECTORY,
             self._latest_associations(keys, agg, members),
         )
         for user, org_id, associated_at, inserted in dir_rows:
@@ -440,13 +388,7 @@ class _Batch:
         ``LAST_SEEN_RESOLUTION`` — refreshing it on every batch would rewrite the row each time.
         """
         rows = self.conn.execute(
-            text(
-                "SELECT m.org_id, m.external_user_id, m.member_id, m.unit_id, m.first_seen_at,"
-                " m.last_seen_at, m.profile_at FROM members m"
-                " JOIN jsonb_to_recordset(CAST(:keys AS jsonb)) AS k(org_id bigint,"
-                "  external_user_id text)"
-                " ON m.org_id = k.org_id AND m.external_user_id = k.external_user_id"
-            ),
+            q.EXISTING_MEMBERS,
             {
                 "keys": orjson.dumps(
                     [{"org_id": o, "external_user_id": u} for o, u in keys]
@@ -522,7 +464,7 @@ class _Batch:
             )
         # One JSON document per batch: PostgreSQL parses it in C, far cheaper than text arrays.
         inserted = self.conn.execute(
-            INSERT_EVENTS_SQL, {"rows": orjson.dumps(rows).decode(), "received": received_at}
+            q.INSERT_EVENTS, {"rows": orjson.dumps(rows).decode(), "received": received_at}
         )
         return int(inserted.scalar_one())
 
@@ -530,14 +472,7 @@ class _Batch:
         if not held:
             return 0
         rows = self.conn.execute(
-            text(
-                "INSERT INTO unattributed_events (event_id, received_at, external_user_id,"
-                "  group_external_id, message_id, reason, message)"
-                " SELECT * FROM unnest(CAST(:ids AS uuid[]), CAST(:recv AS timestamptz[]),"
-                "  CAST(:users AS text[]), CAST(:groups AS text[]), CAST(:mids AS text[]),"
-                "  CAST(:reasons AS text[]), CAST(:msgs AS jsonb[]))"
-                " ON CONFLICT (message_id) DO NOTHING RETURNING 1"
-            ),
+            q.HOLD_MESSAGES,
             {
                 "ids": [m.event_id for m, _ in held],
                 "recv": [received_at] * len(held),
@@ -557,95 +492,10 @@ class _Batch:
         if not groups and not users:
             return []
         rows = self.conn.execute(
-            text(
-                "DELETE FROM unattributed_events WHERE event_id IN ("
-                " SELECT event_id FROM unattributed_events"
-                " WHERE group_external_id = ANY(CAST(:groups AS text[]))"
-                "  OR (group_external_id IS NULL"
-                "      AND external_user_id = ANY(CAST(:users AS text[])))"
-                " ORDER BY event_id FOR UPDATE SKIP LOCKED)"
-                " RETURNING message"
-            ),
+            q.CLAIM_HELD,
             {"groups": groups, "users": users},
         )
         return [Message.from_json(r[0], index=-1) for r in rows]
-
-
-UPSERT_MEMBERS_SQL = text(
-    "INSERT INTO members AS m (org_id, external_user_id, first_seen_at, last_seen_at,"
-    "  profile_at, traits, role, unit_id)"
-    " SELECT * FROM jsonb_to_recordset(CAST(:rows AS jsonb)) AS t(org_id bigint,"
-    "  external_user_id text, first_seen_at timestamptz, last_seen_at timestamptz,"
-    "  profile_at timestamptz, traits jsonb, role text, unit_id bigint)"
-    " ON CONFLICT (org_id, external_user_id) DO UPDATE SET"
-    "  first_seen_at = LEAST(m.first_seen_at, excluded.first_seen_at),"
-    "  last_seen_at = GREATEST(m.last_seen_at, excluded.last_seen_at),"
-    "  traits = CASE WHEN excluded.profile_at IS NOT NULL AND (m.profile_at IS NULL"
-    "   OR excluded.profile_at >= m.profile_at) THEN m.traits || excluded.traits"
-    "   ELSE m.traits END,"
-    "  role = CASE WHEN excluded.profile_at IS NOT NULL AND (m.profile_at IS NULL"
-    "   OR excluded.profile_at >= m.profile_at) THEN COALESCE(excluded.role, m.role)"
-    "   ELSE m.role END,"
-    "  unit_id = CASE WHEN excluded.profile_at IS NOT NULL AND (m.profile_at IS NULL"
-    "   OR excluded.profile_at >= m.profile_at)"
-    "   THEN COALESCE(excluded.unit_id, m.unit_id) ELSE m.unit_id END,"
-    "  profile_at = GREATEST(m.profile_at, excluded.profile_at),"
-    "  updated_at = now()"
-    " RETURNING org_id, external_user_id, member_id, unit_id"
-)
-
-INSERT_EVENTS_SQL = text(
-    """
-WITH input AS (
-    SELECT * FROM jsonb_to_recordset(CAST(:rows AS jsonb)) AS t(
-        org_id bigint, event_time timestamptz, event_id uuid, message_id text, type text,
-        name text, member_id bigint, unit_id bigint, anonymous_id text, properties jsonb,
-        context jsonb)
-), fresh AS (
-    INSERT INTO event_dedup (org_id, message_id, received_at)
-    SELECT org_id, message_id, CAST(:received AS timestamptz) FROM input
-    ORDER BY org_id, message_id
-    ON CONFLICT DO NOTHING
-    RETURNING org_id, message_id
-), ins AS (
-    INSERT INTO events (org_id, event_time, event_id, message_id, type, name, member_id,
-                        unit_id, anonymous_id, received_at, properties, context)
-    SELECT i.org_id, i.event_time, i.event_id, i.message_id, i.type, i.name, i.member_id,
-           i.unit_id, i.anonymous_id, CAST(:received AS timestamptz), i.properties, i.context
-    FROM input i JOIN fresh f ON f.org_id = i.org_id AND f.message_id = i.message_id
-    RETURNING org_id, event_time, type, name, member_id, unit_id
-), daily AS (
-    INSERT INTO rollup_daily_events AS r (org_id, day, unit_id, name, events)
-    SELECT org_id, CAST(timezone('UTC', event_time) AS date), COALESCE(unit_id, 0), name, count(*)
-    FROM ins GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4
-    ON CONFLICT (org_id, day, unit_id, name) DO UPDATE SET events = r.events + excluded.events
-    RETURNING 1
-), active AS (
-    INSERT INTO rollup_member_days AS r (org_id, day, member_id, unit_id, events)
-    SELECT org_id, CAST(timezone('UTC', event_time) AS date), member_id,
-           max(COALESCE(unit_id, 0)), count(*)
-    FROM ins WHERE member_id IS NOT NULL AND type IN ('track', 'page', 'screen')
-    GROUP BY 1, 2, 3 ORDER BY 1, 2, 3
-    ON CONFLICT (org_id, day, member_id) DO UPDATE
-        SET events = r.events + excluded.events, unit_id = excluded.unit_id
-    RETURNING 1
-), state AS (
-    INSERT INTO rollup_state AS s (org_id, newest_event_at, last_received_at, last_rollup_at,
-                                   events_total)
-    SELECT org_id, max(event_time), CAST(:received AS timestamptz), clock_timestamp(), count(*)
-    FROM ins GROUP BY org_id ORDER BY org_id
-    ON CONFLICT (org_id) DO UPDATE SET
-        newest_event_at = GREATEST(s.newest_event_at, excluded.newest_event_at),
-        last_received_at = excluded.last_received_at,
-        last_rollup_at = excluded.last_rollup_at,
-        events_total = s.events_total + excluded.events_total
-    RETURNING 1
-)
-SELECT (SELECT count(*) FROM ins)
-     + 0 * ((SELECT count(*) FROM daily) + (SELECT count(*) FROM active)
-            + (SELECT count(*) FROM state))
-"""
-)
 
 
 def write_messages(
@@ -691,10 +541,7 @@ def write_messages(
             break
         pending = batch.claim_held()
     conn.execute(
-        text(
-            "INSERT INTO ingest_batches (received_at, source, accepted, duplicates, rejected,"
-            " unattributed) VALUES (:r, :s, :a, :d, :j, :u)"
-        ),
+        q.LOG_BATCH,
         {
             "r": received_at,
             "s": source,
