@@ -16,6 +16,7 @@ from orgpulse.auth import Role, resolve_org_ref
 from orgpulse.core import clock
 from orgpulse.core.config import Settings
 from orgpulse.core.tenancy import TenantScope, apply_scope, unscoped
+from orgpulse.web.templating import event_label
 
 # Noon UTC today: every "k days ago" offset below lands on a known calendar day, whatever the
 # hour the suite runs at (partitions exist from two years back to three months ahead).
@@ -281,7 +282,9 @@ def test_overview_page_shows_the_same_numbers(
         assert "default-src 'self'" in csp and "style-src 'self'" in csp
         assert 'class="badge green"' in html
         for e in n["events_by_name"]:
-            assert f'<tr><td>{e["name"]}</td><td class="num">{e["events"]}</td></tr>' in html
+            label = event_label(e["name"])
+            row = f'<tr><td title="{e["name"]}">{label}</td><td class="num">{e["events"]}</td></tr>'
+            assert row in html
 
 
 def test_page_for_org_without_activity_has_no_chart(

@@ -62,10 +62,14 @@ def daily_bar_chart(
         parts.append(f'<polyline points="{coords}" class="line"><title>{escape(overlay_label)}'
                      "</title></polyline>")
     if points:
-        for i in sorted({0, len(points) // 2, len(points) - 1}):
+        last = len(points) - 1
+        for i in sorted({0, len(points) // 2, last}):
             x = pad_left + i * slot + slot / 2
+            # The end labels hug the plot's edges so they are never clipped.
+            anchor = "start" if i == 0 and last else "end" if i == last and last else "middle"
+            x = pad_left if anchor == "start" else width - 8 if anchor == "end" else x
             parts.append(
-                f'<text x="{x:.1f}" y="{height - 6}" class="axis" text-anchor="middle">'
+                f'<text x="{x:.1f}" y="{height - 6}" class="axis" text-anchor="{anchor}">'
                 f"{points[i][0]:%b %d}</text>"
             )
     parts.append("</svg>")

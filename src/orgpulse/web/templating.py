@@ -15,6 +15,36 @@ TEMPLATE_DIR = Path(__file__).parent / "templates"
 templates = Jinja2Templates(directory=str(TEMPLATE_DIR))
 templates.env.globals["version"] = __version__
 
+# Display names of the events OrgPulse stores for non-track calls (see docs/ingestion.md).
+RESERVED_EVENT_LABELS = {
+    "$page": "Page views",
+    "$screen": "Screen views",
+    "$identify": "Profile updates (identify)",
+    "$group": "Organization updates (group)",
+}
+
+
+def event_label(name: str) -> str:
+    """Return the human label of an event name."""
+    return RESERVED_EVENT_LABELS.get(name, name)
+
+
+def humanize_age(seconds: int | None) -> str:
+    """Return an age such as '42 s', '12 min', '5 h' or '27 days'."""
+    if seconds is None:
+        return "never"
+    if seconds < 60:
+        return f"{seconds} s"
+    if seconds < 3600:
+        return f"{seconds // 60} min"
+    if seconds < 86400 * 2:
+        return f"{seconds // 3600} h"
+    return f"{seconds // 86400} days"
+
+
+templates.env.filters["event_label"] = event_label
+templates.env.filters["age"] = humanize_age
+
 
 def render(
     request: Request, name: str, context: dict[str, Any], *, status_code: int = 200
