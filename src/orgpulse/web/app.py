@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import logging
 import re
+import time
 import uuid
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
+import swagger_ui_bundle
 from fastapi import FastAPI, Request
+from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.staticfiles import StaticFiles
 from starlette.responses import Response
 
@@ -22,6 +26,7 @@ from orgpulse.ops.routes import router as ops_router
 from orgpulse.web.deps import CSRF_COOKIE, csrf_token_valid, new_csrf_token
 from orgpulse.web.errors import install_error_handlers
 
+access_log = logging.getLogger("orgpulse.access")
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 STATIC_DIR = Path(__file__).parent / "static"
 
@@ -30,7 +35,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the ASGI app: routers, error handlers, request-id/CSRF middleware, static files."""
     settings = settings or get_settings()
     configure_logging(level=settings.log_level, json_lines=settings.environment == "production")
-    app = FastAPI(title="OrgPulse", version=__version__, docs_url="/api/docs", redoc_url=None)
+    app = FastAPI(title="OrgPulse", version=__version__, docs_url=None, redoc_url=None)
     app.state.settings = settings
     app.state.secret_key = secret_key(settings)
     app.state.engine = app_engine(settings)
@@ -50,7 +55,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         if csrf and not csrf_token_valid(app.state.secret_key, csrf):
             csrf = None  # minted elsewhere (or by an old key): replace it
         request.state.csrf_token = csrf or new_csrf_token(app.state.secret_key)
+        started = time.perf_counter()
         response = await call_next(request)
+        access_log.info(
+            "%s %s %d %.1fms",
+            request.method,
+            request.url.path,
+            response.status_code,
+            (time.perf_counter() - started) * 1000,
+        )
         response.headers["X-Request-Id"] = request_id
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         response.headers.setdefault("Referrer-Policy", "same-origin")
@@ -73,7 +86,27 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return response
 
     install_error_handlers(app)
+    app.mount(
+        "/static/swagger", StaticFiles(directory=swagger_ui_bundle.swagger_ui_path), name="swagger"
+    )
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+
+    @app.get("/api/docs", include_in_schema=False)
+    def api_docs() -> Response:
+        """Interactive API docs, served from the swagger-ui-bundle package (no CDN)."""
+        page = get_swagger_ui_html(
+            openapi_url="/openapi.json",
+            title="OrgPulse API",
+            swagger_js_url="/static/swagger/swagger-ui-bundle.js",
+            swagger_css_url="/static/swagger/swagger-ui.css",
+            swagger_favicon_url="/static/swagger/favicon-32x32.png",
+        )
+        # Swagger UI boots from one inline script; allow it on this page only.
+        page.headers["Content-Security-Policy"] = (
+            "default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' "
+            "'unsafe-inline'; img-src 'self' data:; frame-ancestors 'none'"
+        )
+        return page
     app.include_router(ops_router)
     app.include_router(ingestion_router)
     app.include_router(auth_router)

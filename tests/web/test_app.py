@@ -1,0 +1,54 @@
+"""App-wide behaviour: API docs without a CDN, database outages as 503, access log."""
+
+import logging
+
+import pytest
+from fastapi.testclient import TestClient
+
+from orgpulse.core.config import Settings
+from orgpulse.web.app import create_app
+
+
+def test_api_docs_are_served_from_the_installed_package(client: TestClient) -> None:
+    page = client.get("/api/docs")
+    assert page.status_code == 200
+    assert '<script src="/static/swagger/swagger-ui-bundle.js"></script>' in page.text
+    assert "cdn" not in page.text.lower()
+    js = client.get("/static/swagger/swagger-ui-bundle.js")
+    assert js.status_code == 200 and len(js.content) > 100_000
+    assert client.get("/openapi.json").json()["info"]["title"] == "OrgPulse"
+
+
+@pytest.fixture
+def offline_client(tmp_path) -> TestClient:
+    settings = Settings(
+        database_url="postgresql://postgres@127.0.0.1:1/unreachable",
+        data_dir=tmp_path,
+        environment="test",
+        app_db_password="x",
+        secret_key="x",
+        jobs_enabled=False,
+    )
+    return TestClient(create_app(settings))
+
+
+def test_database_outage_is_a_503_with_retry_after(offline_client: TestClient) -> None:
+    batch = offline_client.post(
+        "/v1/batch",
+        json={"batch": [{"type": "track", "userId": "u", "event": "Login"}]},
+        auth=("some-key", ""),
+    )
+    assert batch.status_code == 503
+    assert batch.headers["Retry-After"] == "5"
+    assert batch.json()["error"]["code"] == "unavailable"
+    health = offline_client.get("/api/health")
+    assert (health.status_code, health.json()["database"]) == (503, "unavailable")
+
+
+def test_each_request_is_logged_with_its_status(
+    client: TestClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.INFO, logger="orgpulse.access"):
+        client.get("/api/health", headers={"X-Request-Id": "req-42"})
+    (line,) = [r for r in caplog.records if r.name == "orgpulse.access"]
+    assert line.getMessage().startswith("GET /api/health 200 ")
