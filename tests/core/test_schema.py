@@ -38,6 +38,10 @@ TENANT_TABLES = frozenset(
         "rollup_daily_events",
         "rollup_member_days",
         "rollup_state",
+        "rollup_member_events",
+        "pair_items",
+        "funnel_progress",
+        "health_snapshots",
     }
 )
 # Platform tables that carry an org id as plain data but are not tenant tables: the audit log
@@ -438,6 +442,27 @@ def two_orgs(factory: Factory) -> tuple[int, int]:
         )
         assert result.accepted == 2 and not result.rejections
         factory.send([{"type": "track", "userId": f"{ext}-u1", "event": "Lesson Started"}])
+        # One catalog pair (scoring) and one funnel (courses) item.
+        factory.send(
+            [
+                {"type": "track", "userId": f"{ext}-u2", "event": "Submission Created",
+                 "properties": {"submission_id": "s1"}},
+                {"type": "track", "userId": f"{ext}-u1", "event": "Submission Scored",
+                 "properties": {"submission_id": "s1"}},
+                {"type": "track", "userId": f"{ext}-u1", "event": "Course Enrolled",
+                 "properties": {"course_id": "c1", "lessons": 3}},
+                {"type": "track", "userId": f"{ext}-u1", "event": "Lesson Completed",
+                 "properties": {"course_id": "c1", "lesson": 1}},
+            ]
+        )
+        with scoped(factory.engine, TenantScope.of([org])) as conn:
+            conn.execute(
+                text(
+                    "INSERT INTO health_snapshots (org_id, day, unit_id, score, status, profile,"
+                    " components) VALUES (:o, current_date, 0, 50, 'scored', 'default', '[]')"
+                ),
+                {"o": org},
+            )
         factory.user(Role.ORG_ADMIN, org_id=org)
         ids.append(org)
     return ids[0], ids[1]
@@ -459,12 +484,19 @@ EXPECTED_PER_ORG = {
     "units": 1,
     "members": 2,
     "memberships": 1,
-    "events": 5,
-    "event_dedup": 5,
-    "rollup_daily_events": 5,  # ($group, unit 0), ($group, north), ($identify, north),
-    # (Login, unit 0), (Lesson Started, north): all on today
+    "events": 9,
+    "event_dedup": 9,
+    "rollup_daily_events": 9,  # ($group, unit 0), ($group, north), ($identify, north),
+    # (Login, unit 0), (Lesson Started, north), (Submission Created, unit 0), and north's
+    # Submission Scored, Course Enrolled, Lesson Completed: all on today
     "rollup_member_days": 2,
     "rollup_state": 1,
+    # u1: $identify, Lesson Started, Submission Scored, Course Enrolled, Lesson Completed;
+    # u2: Login, Submission Created
+    "rollup_member_events": 7,
+    "pair_items": 1,
+    "funnel_progress": 1,
+    "health_snapshots": 1,
 }
 
 
@@ -500,8 +532,7 @@ def test_raw_sql_in_org_a_context_cannot_see_or_write_org_b(
     engine: Engine, two_orgs: tuple[int, int]
 ) -> None:
     a, b = two_orgs
-    tables = ("events", "members", "orgs", "rollup_daily_events", "rollup_member_days",
-              "rollup_state", "units", "memberships", "event_dedup")
+    tables = sorted(EXPECTED_PER_ORG)
     with scoped(engine, TenantScope.of([a])) as conn:
         for table in tables:
             sql = f"SELECT count(*) FROM {table} WHERE org_id = :o"  # noqa: S608
@@ -551,7 +582,7 @@ def test_tenant_setting_does_not_survive_the_transaction(
     a, _ = two_orgs
     with scoped(small_pool, TenantScope.of([a])) as conn:
         pid = conn.execute(text("SELECT pg_backend_pid()")).scalar_one()
-        assert conn.execute(text("SELECT count(*) FROM events")).scalar_one() == 5
+        assert conn.execute(text("SELECT count(*) FROM events")).scalar_one() == 9
     # Hold one connection so the next checkout must be the same physical connection as before
     # (a pool of two, LIFO order would also hand it back; holding makes it certain).
     pids = set()
@@ -607,7 +638,7 @@ def test_interleaved_scoped_transactions_see_only_their_org(
             )
             for org in (a, b)
         }
-    assert len(expected[a]) == len(expected[b]) == 5
+    assert len(expected[a]) == len(expected[b]) == EXPECTED_PER_ORG["events"]
     assert not set(expected[a]) & set(expected[b])
 
     seen: list[tuple[int, set[int], list[str], set[int], str]] = []

@@ -76,6 +76,13 @@ class Settings(BaseSettings):
         ge=1,
         description="Monthly event partitions kept created ahead of the current month.",
     )
+    catalog_file: Path | None = Field(
+        default=None,
+        description=(
+            "Metric catalog override (TOML): its entries replace or extend the shipped "
+            "defaults key by key. Invalid files stop startup with the problem named."
+        ),
+    )
     freshness_amber_seconds: int = Field(
         default=600,
         ge=1,

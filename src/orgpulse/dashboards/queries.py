@@ -60,7 +60,9 @@ def rollup_state() -> TextClause:
 
 
 def org_header() -> TextClause:
-    return text("SELECT org_id, slug, name, external_id FROM orgs WHERE org_id = :org")
+    return text(
+        "SELECT org_id, slug, name, external_id, timezone FROM orgs WHERE org_id = :org"
+    )
 
 
 def units_of_org() -> TextClause:
@@ -74,8 +76,9 @@ def org_list() -> TextClause:
     return text(
         "SELECT o.org_id, o.slug, o.name, s.newest_event_at, s.events_total,"
         " (SELECT count(DISTINCT d.member_id) FROM rollup_member_days d"
-        "   WHERE d.org_id = o.org_id AND d.day BETWEEN :since AND :until) AS active_7d,"
-        " (SELECT count(*) FROM members m WHERE m.org_id = o.org_id) AS members"
+        "   WHERE d.org_id = o.org_id AND d.day BETWEEN CAST(timezone(o.timezone, :now) AS date)"
+        "   - 6 AND CAST(timezone(o.timezone, :now) AS date)) AS active_7d,"
+        " (SELECT count(*) FROM members m WHERE m.org_id = o.org_id) AS members, o.timezone"
         " FROM orgs o LEFT JOIN rollup_state s ON s.org_id = o.org_id"
         " ORDER BY o.name LIMIT :limit OFFSET :offset"
     )

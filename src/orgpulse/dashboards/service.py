@@ -9,6 +9,7 @@ from typing import Literal
 from pydantic import BaseModel
 from sqlalchemy import Connection
 
+from orgpulse.core import clock
 from orgpulse.core.errors import InvalidInput
 from orgpulse.core.tenancy import require_org
 from orgpulse.dashboards import queries
@@ -130,7 +131,7 @@ def org_overview(
         if not match:
             raise InvalidInput(f"unknown unit {unit_ref!r} for this organization")
         unit_ids, selected = [match[0][0]], match[0][1]
-    today = now.date()
+    today = clock.local_date(now, header[4])
     since, until = _window(today, days)
     params = {"org": org_id, "since": since, "until": until, "units": unit_ids}
     events = {r[0]: int(r[1]) for r in conn.execute(queries.daily_events(), params)}
@@ -198,16 +199,16 @@ def list_orgs(
     """
     if page < 1 or not 1 <= per_page <= 500:
         raise InvalidInput("page must be ≥ 1 and per_page between 1 and 500")
-    since, until = _window(now.date(), 7)
     rows = conn.execute(
         queries.org_list(),
-        {"since": since, "until": until, "limit": per_page, "offset": (page - 1) * per_page},
+        {"now": now, "limit": per_page, "offset": (page - 1) * per_page},
     ).all()
     restricted = unit_restrictions or {}
     orgs = []
     for r in rows:
         members, active_7d, events_total = int(r[6]), int(r[5]), int(r[4] or 0)
         if r[0] in restricted:
+            since, until = _window(clock.local_date(now, r[7]), 7)
             params = {"org": r[0], "since": since, "until": until,
                       "units": list(restricted[r[0]])}
             members = int(conn.execute(queries.member_count(), params).scalar_one())

@@ -16,8 +16,16 @@ from orgpulse.core.config import Settings
 from orgpulse.ingestion.service import ingest
 
 CSV_COLUMNS = (
-    "type", "messageId", "timestamp", "userId", "anonymousId", "groupId", "event", "name",
-    "properties", "traits",
+    "type",
+    "messageId",
+    "timestamp",
+    "userId",
+    "anonymousId",
+    "groupId",
+    "event",
+    "name",
+    "properties",
+    "traits",
 )
 BATCH_SIZE = 500
 

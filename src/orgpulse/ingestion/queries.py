@@ -148,22 +148,100 @@ INSERT_EVENTS = text(
         SELECT i.org_id, i.event_time, i.event_id, i.message_id, i.type, i.name, i.member_id,
                i.unit_id, i.anonymous_id, CAST(:received AS timestamptz), i.properties, i.context
         FROM input i JOIN fresh f ON f.org_id = i.org_id AND f.message_id = i.message_id
-        RETURNING org_id, event_time, type, name, member_id, unit_id
+        RETURNING org_id, event_time, type, name, member_id, unit_id, properties
+    ), new AS (
+        -- Days are the org's local calendar days (orgs.timezone), so "today" means the
+        -- customer's today.
+        SELECT ins.*, CAST(timezone(o.timezone, ins.event_time) AS date) AS day
+        FROM ins JOIN orgs o ON o.org_id = ins.org_id
     ), daily AS (
         INSERT INTO rollup_daily_events AS r (org_id, day, unit_id, name, events)
-        SELECT org_id, CAST(timezone('UTC', event_time) AS date), COALESCE(unit_id, 0), name,
-               count(*)
-        FROM ins GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4
+        SELECT org_id, day, COALESCE(unit_id, 0), name, count(*)
+        FROM new GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4
         ON CONFLICT (org_id, day, unit_id, name) DO UPDATE SET events = r.events + excluded.events
         RETURNING 1
     ), active AS (
         INSERT INTO rollup_member_days AS r (org_id, day, member_id, unit_id, events)
-        SELECT org_id, CAST(timezone('UTC', event_time) AS date), member_id,
-               max(COALESCE(unit_id, 0)), count(*)
-        FROM ins WHERE member_id IS NOT NULL AND type IN ('track', 'page', 'screen')
+        SELECT org_id, day, member_id, max(COALESCE(unit_id, 0)), count(*)
+        FROM new WHERE member_id IS NOT NULL AND type IN ('track', 'page', 'screen')
         GROUP BY 1, 2, 3 ORDER BY 1, 2, 3
         ON CONFLICT (org_id, day, member_id) DO UPDATE
             SET events = r.events + excluded.events, unit_id = excluded.unit_id
+        RETURNING 1
+    ), member_events AS (
+        INSERT INTO rollup_member_events AS r (org_id, day, member_id, name, unit_id, events)
+        SELECT org_id, day, member_id, name, max(COALESCE(unit_id, 0)), count(*)
+        FROM new WHERE member_id IS NOT NULL
+        GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4
+        ON CONFLICT (org_id, day, member_id, name) DO UPDATE
+            SET events = r.events + excluded.events, unit_id = excluded.unit_id
+        RETURNING 1
+    ), pairs AS (
+        INSERT INTO pair_items AS p (org_id, pair, item_key, opened_at, closed_at,
+                                     opener_member_id, closer_member_id, unit_id, ref_key)
+        SELECT n.org_id, d.pair, n.properties ->> d.key,
+               min(n.event_time) FILTER (WHERE n.name = d.open),
+               min(n.event_time) FILTER (WHERE n.name = d.close),
+               (array_agg(n.member_id ORDER BY n.event_time)
+                    FILTER (WHERE n.name = d.open))[1],
+               (array_agg(n.member_id ORDER BY n.event_time)
+                    FILTER (WHERE n.name = d.close))[1],
+               COALESCE((array_agg(n.unit_id ORDER BY n.event_time)
+                    FILTER (WHERE n.name = d.open))[1], 0),
+               (array_agg(n.properties ->> d.ref ORDER BY n.event_time)
+                    FILTER (WHERE n.name = d.open))[1]
+        FROM new n
+        JOIN jsonb_to_recordset(CAST(:pairs AS jsonb))
+             AS d(pair text, open text, close text, key text, ref text)
+          ON n.name IN (d.open, d.close)
+        WHERE n.properties ->> d.key IS NOT NULL
+        GROUP BY 1, 2, 3 ORDER BY 1, 2, 3
+        ON CONFLICT (org_id, pair, item_key) DO UPDATE SET
+            opened_at = LEAST(p.opened_at, excluded.opened_at),
+            closed_at = LEAST(p.closed_at, excluded.closed_at),
+            opener_member_id = CASE WHEN excluded.opened_at IS NOT NULL AND (p.opened_at IS NULL
+                OR excluded.opened_at < p.opened_at) THEN excluded.opener_member_id
+                ELSE p.opener_member_id END,
+            unit_id = CASE WHEN excluded.opened_at IS NOT NULL AND (p.opened_at IS NULL
+                OR excluded.opened_at < p.opened_at) THEN excluded.unit_id ELSE p.unit_id END,
+            ref_key = CASE WHEN excluded.opened_at IS NOT NULL AND (p.opened_at IS NULL
+                OR excluded.opened_at < p.opened_at) THEN excluded.ref_key ELSE p.ref_key END,
+            closer_member_id = CASE WHEN excluded.closed_at IS NOT NULL AND (p.closed_at IS NULL
+                OR excluded.closed_at < p.closed_at) THEN excluded.closer_member_id
+                ELSE p.closer_member_id END
+        RETURNING 1
+    ), funnels AS (
+        INSERT INTO funnel_progress AS f (org_id, funnel, subject_key, member_id, started_at,
+                                          total_steps, max_step, last_step_at, unit_id)
+        SELECT n.org_id, d.funnel, n.properties ->> d.key, n.member_id,
+               min(n.event_time) FILTER (WHERE n.name = d.start),
+               max(CASE WHEN n.name = d.start
+                        AND jsonb_typeof(n.properties -> d.total_property) = 'number' THEN
+                   CASE WHEN CAST(n.properties ->> d.total_property AS numeric)
+                             BETWEEN 0 AND 100000
+                        THEN CAST(CAST(n.properties ->> d.total_property AS numeric) AS integer)
+                   END END),
+               max(CASE WHEN n.name = d.step
+                        AND jsonb_typeof(n.properties -> d.step_property) = 'number' THEN
+                   CASE WHEN CAST(n.properties ->> d.step_property AS numeric)
+                             BETWEEN 0 AND 100000
+                        THEN CAST(CAST(n.properties ->> d.step_property AS numeric) AS integer)
+                   END END),
+               max(n.event_time) FILTER (WHERE n.name = d.step),
+               max(COALESCE(n.unit_id, 0))
+        FROM new n
+        JOIN jsonb_to_recordset(CAST(:funnels AS jsonb))
+             AS d(funnel text, start text, step text, key text, step_property text,
+                  total_property text)
+          ON n.name IN (d.start, d.step)
+        WHERE n.member_id IS NOT NULL AND n.properties ->> d.key IS NOT NULL
+        GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4
+        ON CONFLICT (org_id, funnel, subject_key, member_id) DO UPDATE SET
+            started_at = LEAST(f.started_at, excluded.started_at),
+            total_steps = COALESCE(excluded.total_steps, f.total_steps),
+            max_step = GREATEST(f.max_step, excluded.max_step),
+            last_step_at = GREATEST(f.last_step_at, excluded.last_step_at),
+            unit_id = excluded.unit_id
         RETURNING 1
     ), state AS (
         INSERT INTO rollup_state AS s (org_id, newest_event_at, last_received_at, last_rollup_at,
@@ -179,7 +257,8 @@ INSERT_EVENTS = text(
     )
     SELECT (SELECT count(*) FROM ins)
          + 0 * ((SELECT count(*) FROM daily) + (SELECT count(*) FROM active)
-                + (SELECT count(*) FROM state))
+                + (SELECT count(*) FROM member_events) + (SELECT count(*) FROM pairs)
+                + (SELECT count(*) FROM funnels) + (SELECT count(*) FROM state))
     """
 )
 

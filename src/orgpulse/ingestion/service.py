@@ -10,11 +10,12 @@ from typing import Any
 from sqlalchemy import Engine
 from sqlalchemy.exc import DBAPIError, OperationalError
 
+from orgpulse.catalog import catalog_of
 from orgpulse.core import clock
 from orgpulse.core.config import Settings
 from orgpulse.core.errors import InvalidInput, ServiceUnavailable
 from orgpulse.ingestion.validation import Limits, Message, validate_batch
-from orgpulse.ingestion.writer import IngestResult, write_messages
+from orgpulse.ingestion.writer import NO_PROJECTIONS, IngestResult, Projections, write_messages
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +37,7 @@ def store_messages(
     received_at: datetime,
     source: str,
     prior: IngestResult | None = None,
+    projections: Projections = NO_PROJECTIONS,
 ) -> IngestResult:
     """Write validated messages in one transaction, retrying transient conflicts.
 
@@ -50,8 +52,12 @@ def store_messages(
         try:
             with engine.connect() as conn, conn.begin():
                 write_messages(
-                    conn, messages=messages, received_at=received_at, source=source,
+                    conn,
+                    messages=messages,
+                    received_at=received_at,
+                    source=source,
                     result=result,
+                    projections=projections,
                 )
             return result
         except DBAPIError as exc:
@@ -89,8 +95,12 @@ def ingest(
     result = IngestResult(rejections=list(rejections), duplicates=in_batch_duplicates)
     if messages:
         result = store_messages(
-            engine=engine, messages=messages, received_at=received_at, source=source,
+            engine=engine,
+            messages=messages,
+            received_at=received_at,
+            source=source,
             prior=result,
+            projections=Projections.of(catalog_of(settings)),
         )
     result.rejections.sort(key=lambda r: r.index)
     return result

@@ -16,14 +16,17 @@ Order inside one transaction:
 from __future__ import annotations
 
 import re
+import zoneinfo
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import lru_cache
 from typing import Any
 
 import orjson
 from sqlalchemy import Connection
 
+from orgpulse.catalog import Catalog
 from orgpulse.core.tenancy import TenantScope, apply_scope
 from orgpulse.ingestion import queries as q
 from orgpulse.ingestion.validation import Message, Rejection
@@ -56,6 +59,28 @@ class IngestResult:
         }
 
 
+@dataclass(frozen=True)
+class Projections:
+    """The catalog's pairs and funnels, as the JSON documents the events statement expands."""
+
+    pairs: str = "[]"
+    funnels: str = "[]"
+
+    @classmethod
+    def of(cls, catalog: Catalog) -> Projections:
+        return cls(
+            pairs=orjson.dumps(
+                [{"pair": k, **p.model_dump()} for k, p in sorted(catalog.pairs.items())]
+            ).decode(),
+            funnels=orjson.dumps(
+                [{"funnel": k, **f.model_dump()} for k, f in sorted(catalog.funnels.items())]
+            ).decode(),
+        )
+
+
+NO_PROJECTIONS = Projections()
+
+
 @dataclass
 class _Group:
     org_id: int
@@ -82,13 +107,25 @@ def _trait_str(traits: dict[str, Any], key: str) -> str | None:
     return None
 
 
+@lru_cache(maxsize=1)
+def _known_zones() -> frozenset[str]:
+    return frozenset(zoneinfo.available_timezones()) | {"UTC"}
+
+
+def _timezone(traits: dict[str, Any]) -> str | None:
+    """Return the group's IANA timezone trait, or None when absent or not a known zone."""
+    zone = _trait_str(traits, "timezone")
+    return zone if zone in _known_zones() else None
+
+
 def _jsonb(value: dict[str, Any]) -> str:
     return orjson.dumps(value).decode()
 
 
 class _Batch:
-    def __init__(self, conn: Connection, result: IngestResult) -> None:
+    def __init__(self, conn: Connection, result: IngestResult, projections: Projections) -> None:
         self.conn = conn
+        self.projections = projections
         self.result = result
         self.groups: dict[str, _Group] = {}
         self.users: dict[str, int] = {}  # external user id → org of its latest association
@@ -237,7 +274,7 @@ class _Batch:
                 row.update(
                     name=name or row.get("name"),
                     traits={**(row.get("traits") or {}), **msg.traits},
-                    timezone=_trait_str(msg.traits, "timezone") or row.get("timezone"),
+                    timezone=_timezone(msg.traits) or row.get("timezone"),
                     profile_at=msg.event_time,
                 )
             keep.append(msg)
@@ -464,7 +501,13 @@ class _Batch:
             )
         # One JSON document per batch: PostgreSQL parses it in C, far cheaper than text arrays.
         inserted = self.conn.execute(
-            q.INSERT_EVENTS, {"rows": orjson.dumps(rows).decode(), "received": received_at}
+            q.INSERT_EVENTS,
+            {
+                "rows": orjson.dumps(rows).decode(),
+                "received": received_at,
+                "pairs": self.projections.pairs,
+                "funnels": self.projections.funnels,
+            },
         )
         return int(inserted.scalar_one())
 
@@ -505,10 +548,11 @@ def write_messages(
     received_at: datetime,
     source: str,
     result: IngestResult | None = None,
+    projections: Projections = NO_PROJECTIONS,
 ) -> IngestResult:
     """Store validated messages in the caller's transaction; return what happened to each."""
     result = result or IngestResult()
-    batch = _Batch(conn, result)
+    batch = _Batch(conn, result, projections)
     pending = messages
     rounds = 0
     held_here: set[str] = set()

@@ -218,7 +218,13 @@ class _Activity(_Population):
                 if m.course is None or (m.lesson >= m.course_len and r() < 0.3):
                     course_id, m.course_len = org.courses[int(r() * len(org.courses))]
                     m.course, m.lesson = course_id, 0
-                    track(org, uid, at(t), "Course Enrolled", {"course_id": course_id})
+                    track(
+                        org,
+                        uid,
+                        at(t),
+                        "Course Enrolled",
+                        {"course_id": course_id, "lessons": m.course_len},
+                    )
                     t = min(t + 1 + int(r() * 5), maxmin)
                 if m.lesson < m.course_len and r() < (0.5 if university else 0.35):
                     m.lesson += 1

@@ -1,0 +1,124 @@
+"""Catalog definitions: metrics, pairs, funnels and health-score profiles (validated, frozen)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+MetricKind = Literal[
+    "active_share",
+    "count",
+    "distinct",
+    "ratio",
+    "backlog",
+    "timely_share",
+    "completion",
+    "active_units",
+    "checklist",
+    "external",
+]
+EventName = Annotated[str, Field(min_length=1, max_length=200)]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Pair(_Strict):
+    """An "open" event closed by a later event with the same key property (e.g. scoring)."""
+
+    open: EventName
+    close: EventName
+    key: str = Field(min_length=1)
+    ref: str | None = None
+
+
+class Funnel(_Strict):
+    """Members moving through the numbered steps of one subject (e.g. a course's lessons)."""
+
+    start: EventName
+    step: EventName
+    key: str = Field(min_length=1)
+    step_property: str = Field(min_length=1)
+    total_property: str | None = None
+
+
+class Population(_Strict):
+    """Which members a metric is about; ``role`` matches the member's identify trait."""
+
+    role: str | None = None
+
+
+class Metric(_Strict):
+    """One metric: what it counts, how to read it, and what to do when it is bad."""
+
+    key: str
+    kind: MetricKind
+    label: str = Field(min_length=1)
+    explanation: str = Field(min_length=1)
+    direction: Literal["higher", "lower"] = "higher"
+    good: float | None = None
+    bad: float | None = None
+    min_denominator: int = Field(default=1, ge=1)
+    window_days: int = Field(default=30, ge=1, le=366)
+    format: Literal["percent", "count", "number"] = "number"
+    population: Population = Population()
+    events: tuple[EventName, ...] = ()
+    numerator: tuple[EventName, ...] = ()
+    denominator: tuple[EventName, ...] = ()
+    pair: str | None = None
+    funnel: str | None = None
+    older_than_days: int = Field(default=7, ge=0)
+    within_days: int = Field(default=7, ge=0)
+    action: str | None = None
+    runbook: str | None = None
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Metric:
+        if (self.good is None) != (self.bad is None):
+            raise ValueError("set both good and bad thresholds, or neither")
+        if self.good is not None and self.bad is not None:
+            if self.good == self.bad:
+                raise ValueError("good and bad thresholds must differ")
+            if (self.direction == "higher") != (self.good > self.bad):
+                raise ValueError(
+                    f"direction is {self.direction!r} but good={self.good} and bad={self.bad} "
+                    "point the other way"
+                )
+        needs: dict[str, tuple[str, ...]] = {
+            "count": ("events",),
+            "ratio": ("numerator", "denominator"),
+            "backlog": ("pair",),
+            "timely_share": ("pair",),
+            "completion": ("funnel",),
+            "active_units": (),
+        }
+        for name in needs.get(self.kind, ()):
+            if not getattr(self, name):
+                raise ValueError(f"kind {self.kind!r} requires {name!r}")
+        return self
+
+    @property
+    def scorable(self) -> bool:
+        """Whether the metric has thresholds, so it can be a health-score component."""
+        return self.good is not None and self.bad is not None
+
+
+class Catalog(_Strict):
+    """Every metric, projection and profile of a deployment."""
+
+    metrics: dict[str, Metric]
+    pairs: dict[str, Pair] = {}
+    funnels: dict[str, Funnel] = {}
+    profiles: dict[str, dict[str, float]] = {}
+    sources: tuple[str, ...] = ()
+
+    def metric(self, key: str) -> Metric:
+        return self.metrics[key]
+
+    def profile(self, name: str | None) -> dict[str, float]:
+        """Return the weights of a profile, falling back to ``default``."""
+        if name and name in self.profiles:
+            return self.profiles[name]
+        return self.profiles.get("default", {})
