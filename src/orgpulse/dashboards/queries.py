@@ -59,18 +59,6 @@ def rollup_state() -> TextClause:
     )
 
 
-def org_header() -> TextClause:
-    return text(
-        "SELECT org_id, slug, name, external_id, timezone FROM orgs WHERE org_id = :org"
-    )
-
-
-def units_of_org() -> TextClause:
-    return text(
-        "SELECT unit_id, external_id, name, kind FROM units WHERE org_id = :org ORDER BY name"
-    )
-
-
 def org_list() -> TextClause:
     """Every org in scope with 7-day active members and freshness, in one pass."""
     return text(

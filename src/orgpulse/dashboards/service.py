@@ -11,8 +11,8 @@ from sqlalchemy import Connection
 
 from orgpulse.core import clock
 from orgpulse.core.errors import InvalidInput
-from orgpulse.core.tenancy import require_org
 from orgpulse.dashboards import queries
+from orgpulse.metrics.scope import UnitRef, org_view
 
 FreshnessStatus = Literal["fresh", "stale", "no_data"]
 
@@ -33,12 +33,6 @@ class DailyPoint(BaseModel):
 class EventCount(BaseModel):
     name: str
     events: int
-
-
-class UnitRef(BaseModel):
-    external_id: str
-    name: str
-    kind: str
 
 
 class OrgOverview(BaseModel):
@@ -114,24 +108,11 @@ def org_overview(
 
     ``allowed_unit_ids`` restricts a unit admin to their units; ``None`` means the whole org.
     """
-    require_org(conn, org_id)
     if not 1 <= days <= 366:
         raise InvalidInput("days must be between 1 and 366")
-    header = conn.execute(queries.org_header(), {"org": org_id}).one()
-    units = [
-        (r[0], UnitRef(external_id=r[1], name=r[2], kind=r[3]))
-        for r in conn.execute(queries.units_of_org(), {"org": org_id})
-    ]
-    if allowed_unit_ids is not None:
-        units = [u for u in units if u[0] in allowed_unit_ids]
-    selected: UnitRef | None = None
-    unit_ids: list[int] | None = list(allowed_unit_ids) if allowed_unit_ids is not None else None
-    if unit_ref:
-        match = [u for u in units if u[1].external_id == unit_ref]
-        if not match:
-            raise InvalidInput(f"unknown unit {unit_ref!r} for this organization")
-        unit_ids, selected = [match[0][0]], match[0][1]
-    today = clock.local_date(now, header[4])
+    view = org_view(conn, org_id=org_id, unit_ref=unit_ref, allowed_unit_ids=allowed_unit_ids)
+    unit_ids = view.unit_ids
+    today = clock.local_date(now, view.timezone)
     since, until = _window(today, days)
     params = {"org": org_id, "since": since, "until": until, "units": unit_ids}
     events = {r[0]: int(r[1]) for r in conn.execute(queries.daily_events(), params)}
@@ -159,15 +140,15 @@ def org_overview(
     state = conn.execute(queries.rollup_state(), {"org": org_id}).first()
     return OrgOverview(
         org_id=org_id,
-        slug=header[1],
-        name=header[2],
-        external_id=header[3],
+        slug=view.slug,
+        name=view.name,
+        external_id=view.external_id,
         as_of=now,
         period_days=days,
         period_start=since,
         period_end=until,
-        unit=selected,
-        units=[u[1] for u in units],
+        unit=view.unit,
+        units=view.units,
         members_total=int(conn.execute(queries.member_count(), params).scalar_one()),
         active_7d=active_in(7),
         active_30d=active_in(30),

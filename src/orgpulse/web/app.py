@@ -17,11 +17,13 @@ from starlette.responses import Response
 
 from orgpulse import __version__
 from orgpulse.auth.routes import router as auth_router
+from orgpulse.catalog import catalog_of
 from orgpulse.core.config import Settings, get_settings, secret_key
 from orgpulse.core.db import app_engine
 from orgpulse.core.logging import configure_logging, org_var, request_id_var, user_var
 from orgpulse.dashboards.routes import router as dashboards_router
 from orgpulse.ingestion.routes import router as ingestion_router
+from orgpulse.metrics.routes import router as metrics_router
 from orgpulse.ops.routes import router as ops_router
 from orgpulse.web.deps import CSRF_COOKIE, csrf_token_valid, new_csrf_token
 from orgpulse.web.errors import install_error_handlers
@@ -38,6 +40,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app = FastAPI(title="OrgPulse", version=__version__, docs_url=None, redoc_url=None)
     app.state.settings = settings
     app.state.secret_key = secret_key(settings)
+    catalog_of(settings)  # an invalid catalog stops startup, naming file, entry and problem
     app.state.engine = app_engine(settings)
     app.state.read_engine = app_engine(settings, read=True)
 
@@ -111,4 +114,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(ingestion_router)
     app.include_router(auth_router)
     app.include_router(dashboards_router)
+    app.include_router(metrics_router)
     return app

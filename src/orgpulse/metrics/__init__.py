@@ -1,0 +1,17 @@
+"""Metrics over the rollups and projections, as the catalog defines them."""
+
+from orgpulse.metrics.engine import MetricEngine, MetricValue, Window
+from orgpulse.metrics.scope import OrgView, UnitRef, org_view
+from orgpulse.metrics.service import OrgMetrics, compute_for_view, org_metrics
+
+__all__ = [
+    "MetricEngine",
+    "MetricValue",
+    "OrgMetrics",
+    "OrgView",
+    "UnitRef",
+    "Window",
+    "compute_for_view",
+    "org_metrics",
+    "org_view",
+]

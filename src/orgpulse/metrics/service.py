@@ -1,0 +1,100 @@
+"""Metrics of one org as the API, pages and exports show them (one service for all renderers)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from pydantic import BaseModel
+from sqlalchemy import Connection
+
+from orgpulse.catalog import Catalog
+from orgpulse.core import clock
+from orgpulse.core.errors import InvalidInput
+from orgpulse.metrics.engine import MetricEngine, MetricValue, Window
+from orgpulse.metrics.scope import OrgView, UnitRef, org_view
+
+MAX_WINDOW_DAYS = 366
+
+
+class OrgMetrics(BaseModel):
+    """Every catalog metric of one org (or some of its units), as of one time."""
+
+    org_id: int
+    slug: str
+    name: str
+    timezone: str
+    as_of: datetime
+    today: date
+    unit: UnitRef | None
+    window: Window | None
+    metrics: list[MetricValue]
+
+    def get(self, key: str) -> MetricValue:
+        return next(m for m in self.metrics if m.key == key)
+
+
+def resolve_window(*, since: date | None, until: date | None, today: date) -> Window | None:
+    """Validate an explicit window: both ends, or none (each metric's own trailing window)."""
+    if since is None and until is None:
+        return None
+    if since is None or until is None:
+        raise InvalidInput("give both from and to, or neither")
+    if since > until:
+        raise InvalidInput(f"from ({since}) is after to ({until})")
+    if (until - since).days + 1 > MAX_WINDOW_DAYS:
+        raise InvalidInput(f"the window may span at most {MAX_WINDOW_DAYS} days")
+    return Window(since=since, until=until)
+
+
+def compute_for_view(
+    conn: Connection,
+    *,
+    catalog: Catalog,
+    view: OrgView,
+    keys: list[str] | None,
+    today: date,
+    window: Window | None,
+) -> list[MetricValue]:
+    """Compute the catalog metrics named by ``keys`` (all when None) for an org view."""
+    chosen = (
+        [catalog.metrics[k] for k in keys] if keys is not None else list(catalog.metrics.values())
+    )
+    engine = MetricEngine(
+        conn, catalog=catalog, org_id=view.org_id, timezone=view.timezone, unit_ids=view.unit_ids
+    )
+    return engine.compute(chosen, today=today, override=window)
+
+
+def org_metrics(
+    *,
+    conn: Connection,
+    catalog: Catalog,
+    org_id: int,
+    now: datetime,
+    unit_ref: str | None = None,
+    allowed_unit_ids: tuple[int, ...] | None = None,
+    since: date | None = None,
+    until: date | None = None,
+) -> OrgMetrics:
+    """Return every catalog metric for the org (or unit) with value, numerator and denominator.
+
+    Without ``since``/``until`` each metric uses its own trailing window ending on the org's
+    local today; with both, every metric uses that window.
+    """
+    view = org_view(conn, org_id=org_id, unit_ref=unit_ref, allowed_unit_ids=allowed_unit_ids)
+    today = clock.local_date(now, view.timezone)
+    window = resolve_window(since=since, until=until, today=today)
+    values = compute_for_view(
+        conn, catalog=catalog, view=view, keys=None, today=today, window=window
+    )
+    return OrgMetrics(
+        org_id=org_id,
+        slug=view.slug,
+        name=view.name,
+        timezone=view.timezone,
+        as_of=now,
+        today=today,
+        unit=view.unit,
+        window=window,
+        metrics=values,
+    )

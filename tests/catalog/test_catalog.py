@@ -1,0 +1,88 @@
+"""Catalog loading: shipped defaults, deployment overrides, and errors that name the problem."""
+
+from pathlib import Path
+
+import pytest
+
+from orgpulse.catalog import CatalogError, load_catalog
+
+
+def test_shipped_catalog_loads_with_the_seed_profile() -> None:
+    catalog = load_catalog()
+    assert catalog.profile(None) == {
+        "teacher_activation": 25.0,
+        "teacher_usage": 25.0,
+        "scoring_timeliness": 20.0,
+        "upload_failure_rate": 15.0,
+        "checklist_completion": 15.0,
+    }
+    assert catalog.profile("pilot")["teacher_activation"] == 40.0
+    assert catalog.profile("no-such-mode") == catalog.profile("default")
+    assert {m.kind for m in catalog.metrics.values()} >= {
+        "active_share", "count", "distinct", "ratio", "backlog", "timely_share", "completion",
+        "active_units", "checklist",
+    }
+    assert all(m.label and m.explanation for m in catalog.metrics.values())
+
+
+def test_override_replaces_and_extends_entries(tmp_path: Path) -> None:
+    path = tmp_path / "catalog.toml"
+    path.write_text(
+        '[metrics.teacher_activation]\nkind = "active_share"\nlabel = "Staff activated"\n'
+        'explanation = "Staff who signed in."\npopulation = { role = "staff" }\n'
+        'events = ["Sign In"]\nwindow_days = 7\ngood = 0.9\nbad = 0.5\n'
+        '[metrics.exports]\nkind = "count"\nlabel = "Exports"\nexplanation = "Exports made."\n'
+        'events = ["Export Created"]\n'
+    )
+    catalog = load_catalog(path)
+    activation = catalog.metric("teacher_activation")
+    assert (activation.label, activation.population.role, activation.events) == (
+        "Staff activated", "staff", ("Sign In",)
+    )
+    assert catalog.metric("exports").events == ("Export Created",)
+    assert catalog.metric("teacher_usage").label == "Teachers assigning work"  # untouched
+    assert catalog.sources == ("orgpulse/catalog/defaults.toml", str(path))
+
+
+@pytest.mark.parametrize(
+    ("toml", "problem"),
+    [
+        ("[metrics.x]\nkind = \"count\"\nlabel = \"X\"\nexplanation = \"e\"\n",
+         "metrics.x: Value error, kind 'count' requires 'events'"),
+        ("[metrics.x]\nkind = \"ratio\"\nlabel = \"X\"\nexplanation = \"e\"\nnumerator = [\"A\"]\n"
+         "denominator = [\"B\"]\ngood = 0.1\nbad = 0.5\n",
+         "metrics.x: Value error, direction is 'higher' but good=0.1 and bad=0.5 point the "
+         "other way"),
+        ("[metrics.x]\nkind = \"count\"\nlabel = \"X\"\nexplanation = \"e\"\nevents = [\"A\"]\n"
+         "good = 1\n", "metrics.x: Value error, set both good and bad thresholds, or neither"),
+        ("[metrics.x]\nkind = \"backlog\"\nlabel = \"X\"\nexplanation = \"e\"\npair = \"nope\"\n",
+         "metrics.x: unknown pair 'nope'"),
+        ("[metrics.x]\nkind = \"sum\"\nlabel = \"X\"\nexplanation = \"e\"\n",
+         "metrics.x: kind: Input should be"),
+        ("[metrics.x]\nkind = \"count\"\nlabel = \"X\"\nexplanation = \"e\"\nevents = [\"A\"]\n"
+         "colour = \"red\"\n", "metrics.x: colour: Extra inputs are not permitted"),
+        ("[profiles.default]\nassessments_assigned_7d = 10\n",
+         "profiles.default: metric 'assessments_assigned_7d' has no good/bad thresholds"),
+        ("[profiles.default]\nteacher_activation = 10\nmissing = 5\n",
+         "profiles.default: unknown metric 'missing'"),
+        ("[profiles.default]\nteacher_activation = -1\n",
+         "profiles.default: weight of 'teacher_activation' must be a positive number"),
+        ("[dashboards]\nx = 1\n", "unknown section(s) dashboards"),
+        ("[metrics.x\n", "not valid TOML"),
+    ],
+)
+def test_invalid_override_names_file_entry_and_problem(
+    tmp_path: Path, toml: str, problem: str
+) -> None:
+    path = tmp_path / "bad.toml"
+    path.write_text(toml)
+    with pytest.raises(CatalogError) as excinfo:
+        load_catalog(path)
+    message = str(excinfo.value)
+    assert message.startswith(f"{path}: ")
+    assert problem in message
+
+
+def test_missing_override_file_is_named(tmp_path: Path) -> None:
+    with pytest.raises(CatalogError, match="cannot read the catalog file"):
+        load_catalog(tmp_path / "absent.toml")

@@ -1,0 +1,234 @@
+"""Catalog metrics from a hand-built dataset: every expected number is counted by hand from the
+event list below (see the comments), independently of the SQL."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from factories import Factory, iso
+from orgpulse.auth import Role
+from orgpulse.core import clock
+
+NOW = datetime(2026, 6, 15, 12, 0, tzinfo=UTC)  # a Monday; the org's "today" is 2026-06-15
+
+
+@pytest.fixture
+def frozen() -> Iterator[datetime]:
+    clock.freeze(NOW)
+    try:
+        yield NOW
+    finally:
+        clock.freeze(None)
+
+
+def at(days_ago: int, hour: int = 10) -> str:
+    return iso((NOW - timedelta(days=days_ago)).replace(hour=hour, minute=0))
+
+
+def track(user: str, event: str, days_ago: int, **props: Any) -> dict[str, Any]:
+    return {"type": "track", "userId": user, "event": event, "timestamp": at(days_ago),
+            "properties": props}
+
+
+@pytest.fixture
+def acme(factory: Factory, frozen: datetime) -> int:
+    org = factory.org("acme", "Acme Schools", units=("north", "south"))
+    people = [("t1", "teacher", "north"), ("t2", "teacher", "north"), ("t3", "teacher", "south"),
+              ("s1", "student", "north"), ("s2", "student", "south")]
+    factory.send([
+        {"type": "identify", "userId": u, "traits": {"role": r, "unit": f"acme-{unit}"},
+         "context": {"groupId": "acme"}, "timestamp": at(60)}
+        for u, r, unit in people
+    ])
+    events = [
+        # Logins: t1 at -1 and -20, t2 at -15 (outside 14 days), t3 at -13 (first day inside).
+        track("t1", "Login", 1), track("t1", "Login", 20), track("t2", "Login", 15),
+        track("t3", "Login", 13),
+        # Assignments: -2 and -10 (t1), -29 (t3, last day of 30), -30 (t3, outside 30 days).
+        track("t1", "Assignment Created", 2), track("t1", "Assignment Created", 10),
+        track("t3", "Assignment Created", 29), track("t3", "Assignment Created", 30),
+        # Submissions and scoring (pair "scoring" on submission_id):
+        track("s1", "Submission Created", 20, submission_id="sub1"),
+        track("t1", "Submission Scored", 18, submission_id="sub1"),  # within 7 days
+        track("s1", "Submission Created", 12, submission_id="sub2"),
+        track("t1", "Submission Scored", 2, submission_id="sub2"),  # after 10 days
+        track("s1", "Submission Created", 9, submission_id="sub3"),  # never scored
+        track("s2", "Submission Created", 3, submission_id="sub4"),  # too recent to judge
+        track("s2", "Submission Created", 40, submission_id="sub5"),  # never scored, old
+        # Course funnel: s1 finishes c1 (3 lessons declared); s2 stops after lesson 1.
+        track("s1", "Course Enrolled", 5, course_id="c1", lessons=3),
+        track("s1", "Lesson Completed", 5, course_id="c1", lesson=1),
+        track("s1", "Lesson Completed", 4, course_id="c1", lesson=2),
+        track("s1", "Lesson Completed", 3, course_id="c1", lesson=3),
+        track("s2", "Course Enrolled", 4, course_id="c1"),
+        track("s2", "Lesson Completed", 4, course_id="c1", lesson=1),
+    ]
+    # Uploads yesterday: 20 started by s1, 3 of them failed.
+    events += [track("s1", "Upload Started", 1, upload_id=f"u{i}") for i in range(20)]
+    events += [track("s1", "Upload Failed", 1, upload_id=f"u{i}") for i in range(3)]
+    result = factory.send(events)
+    assert (result.accepted, result.rejections) == (len(events), [])
+    return org
+
+
+def metrics_of(client: TestClient, factory: Factory, org: int, query: str = "") -> dict:
+    email = factory.user(Role.ORG_ADMIN, org_id=org)
+    factory.login(client, email)
+    response = client.get(f"/api/v1/orgs/acme/metrics{query}")
+    assert response.status_code == 200, response.text
+    body = response.json()
+    return {m["key"]: m for m in body["metrics"]} | {"_body": body}
+
+
+def triple(m: dict) -> tuple:
+    return (m["value"], m["numerator"], m["denominator"], m["status"])
+
+
+def test_every_catalog_metric_for_the_whole_org(
+    client: TestClient, factory: Factory, acme: int
+) -> None:
+    m = metrics_of(client, factory, acme)
+    body = m.pop("_body")
+    assert (body["today"], body["timezone"], body["as_of"]) == (
+        "2026-06-15", "UTC", "2026-06-15T12:00:00Z"
+    )
+    # t1 (-1) and t3 (-13) of 3 teachers logged in within 14 days.
+    assert triple(m["teacher_activation"]) == (2 / 3, 2, 3, "ok")
+    assert (m["teacher_activation"]["window_start"], m["teacher_activation"]["window_end"]) == (
+        "2026-06-02", "2026-06-15"
+    )
+    # t1 and t3 created assignments within 30 days (t3's -29 counts, -30 does not).
+    assert triple(m["teacher_usage"]) == (2 / 3, 2, 3, "ok")
+    assert triple(m["assessments_assigned_7d"]) == (1, 1, None, "ok")
+    assert triple(m["assessments_assigned_30d"]) == (3, 3, None, "ok")
+    # Submitted within 30 days: sub1..sub4.
+    assert triple(m["submissions_completed"]) == (4, 4, None, "ok")
+    # Scored within 30 days (-18, -2) / submitted (4): below the minimum of 10.
+    assert triple(m["scoring_completion"]) == (0.5, 2, 4, "insufficient_data")
+    # Judged (opened in 30 days and more than 7 days ago): sub1, sub2, sub3; timely: sub1.
+    assert triple(m["scoring_timeliness"]) == (1 / 3, 1, 3, "insufficient_data")
+    # Over 90 days, judged sub1, sub2, sub3, sub5; still open: sub3 and sub5.
+    assert triple(m["scoring_backlog"]) == (2, 2, 4, "ok")
+    assert triple(m["upload_failure_rate"]) == (0.15, 3, 20, "ok")
+    # Active in 7 days: t1 (login, assignment, scoring), s1 (uploads, course), s2 (sub4, course).
+    assert triple(m["active_members"]) == (3, 3, None, "ok")
+    # Teachers logged in within 30 days in north (t1, t2) and south (t3): 2 of 2 schools.
+    assert triple(m["schools_onboarded"]) == (2, 2, 2, "ok")
+    assert triple(m["roster_sync_errors"]) == (0, 0, None, "ok")
+    # Sign-ins within 7 days: t1's one login, no failures; 1 attempt is below the minimum 20.
+    assert triple(m["login_failure_rate"]) == (0, 0, 1, "insufficient_data")
+    # s1 reached lesson 3 of 3; s2 stopped at 1 of (the org's highest) 3.
+    assert triple(m["course_completion"]) == (0.5, 1, 2, "insufficient_data")
+    assert triple(m["checklist_completion"]) == (None, None, None, "no_data")
+    assert m["checklist_completion"]["detail"]
+
+
+def test_unit_filter_and_minimum_denominator(
+    client: TestClient, factory: Factory, acme: int
+) -> None:
+    m = metrics_of(client, factory, acme, "?unit=acme-north")
+    m.pop("_body")
+    # North teachers: t1 (active), t2 (not within 14 days): 1 of 2, below the minimum of 3.
+    assert triple(m["teacher_activation"]) == (0.5, 1, 2, "insufficient_data")
+    assert triple(m["assessments_assigned_30d"]) == (2, 2, None, "ok")
+    # North's submissions: s1's sub1..sub3 (sub4 and sub5 are s2's, in the south).
+    assert triple(m["submissions_completed"]) == (3, 3, None, "ok")
+    assert triple(m["schools_onboarded"]) == (1, 1, 1, "ok")
+
+
+def test_explicit_window_replaces_each_metrics_own(
+    client: TestClient, factory: Factory, acme: int
+) -> None:
+    # 2026-05-16 .. 2026-05-17 = 30 and 29 days ago: t3's two assignments only.
+    m = metrics_of(client, factory, acme, "?from=2026-05-16&to=2026-05-17")
+    body = m.pop("_body")
+    assert body["window"] == {"since": "2026-05-16", "until": "2026-05-17"}
+    assert triple(m["assessments_assigned_30d"]) == (2, 2, None, "ok")
+    assert triple(m["assessments_assigned_7d"]) == (2, 2, None, "ok")
+    assert triple(m["upload_failure_rate"]) == (None, 0, 0, "insufficient_data")
+
+
+@pytest.mark.parametrize(
+    ("query", "problem"),
+    [
+        ("?from=2026-06-10", "give both from and to, or neither"),
+        ("?from=2026-06-10&to=2026-06-01", "from (2026-06-10) is after to (2026-06-01)"),
+        ("?from=2025-01-01&to=2026-06-01", "the window may span at most 366 days"),
+        ("?unit=nowhere", "unknown unit 'nowhere' for this organization"),
+    ],
+)
+def test_bad_windows_and_units_are_422_naming_the_problem(
+    client: TestClient, factory: Factory, acme: int, query: str, problem: str
+) -> None:
+    email = factory.user(Role.ORG_ADMIN, org_id=acme)
+    factory.login(client, email)
+    response = client.get(f"/api/v1/orgs/acme/metrics{query}")
+    assert (response.status_code, response.json()["error"]["message"]) == (422, problem)
+
+
+def test_empty_org_has_no_data_not_zero_shares(
+    client: TestClient, factory: Factory, frozen: datetime
+) -> None:
+    org = factory.org("acme", "Acme Schools")
+    m = metrics_of(client, factory, org)
+    m.pop("_body")
+    assert triple(m["teacher_activation"]) == (None, 0, 0, "insufficient_data")
+    assert triple(m["scoring_timeliness"]) == (None, 0, 0, "insufficient_data")
+    assert triple(m["assessments_assigned_7d"]) == (0, 0, None, "ok")
+    assert triple(m["schools_onboarded"]) == (None, 0, 0, "no_data")
+
+
+def test_days_are_the_orgs_local_days(factory: Factory, client: TestClient) -> None:
+    # 2026-06-15 12:00 UTC is 07:00 in Chicago (CDT, UTC-5).
+    clock.freeze(NOW)
+    try:
+        factory.send([{"type": "group", "groupId": "acme", "timestamp": at(30),
+                       "traits": {"name": "Acme Schools", "timezone": "America/Chicago"}}])
+        late = iso(datetime(2026, 6, 15, 4, 30, tzinfo=UTC))  # 23:30 on the 14th in Chicago
+        early = iso(datetime(2026, 6, 15, 5, 30, tzinfo=UTC))  # 00:30 on the 15th in Chicago
+        factory.send([
+            {"type": "track", "userId": "t1", "event": "Assignment Created", "timestamp": ts,
+             "context": {"groupId": "acme"}}
+            for ts in (late, early)
+        ])
+        from orgpulse.auth import resolve_org_ref
+        from orgpulse.core.tenancy import unscoped
+
+        with unscoped(factory.engine) as conn:
+            org = resolve_org_ref(conn, "acme")
+        assert org is not None
+        on_14 = metrics_of(client, factory, org, "?from=2026-06-14&to=2026-06-14")
+        assert on_14["assessments_assigned_7d"]["value"] == 1
+        on_15 = client.get("/api/v1/orgs/acme/metrics?from=2026-06-15&to=2026-06-15").json()
+        values = {m["key"]: m["value"] for m in on_15["metrics"]}
+        assert values["assessments_assigned_7d"] == 1
+        assert on_15["timezone"] == "America/Chicago"
+    finally:
+        clock.freeze(None)
+
+
+def test_metrics_need_analytics_permission_and_are_audited(
+    client: TestClient, factory: Factory, acme: int
+) -> None:
+    member = factory.user(Role.MEMBER, org_id=acme)
+    factory.login(client, member)
+    assert client.get("/api/v1/orgs/acme/metrics").status_code == 403
+    other = factory.org("globex", "Globex")
+    admin = factory.user(Role.ORG_ADMIN, org_id=other)
+    factory.login(client, admin)
+    assert client.get("/api/v1/orgs/acme/metrics").status_code == 403
+    assert client.get("/api/v1/orgs/globex/metrics").status_code == 200
+    from sqlalchemy import text
+
+    from orgpulse.core.tenancy import unscoped
+
+    with unscoped(factory.engine) as conn:
+        reads = conn.execute(
+            text("SELECT org_id, target FROM audit_records WHERE action = 'analytics.read'")
+        ).all()
+    assert reads == [(other, "org_metrics")]
