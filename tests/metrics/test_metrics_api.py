@@ -4,76 +4,25 @@ event list below (see the comments), independently of the SQL."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
-from typing import Any
+from datetime import UTC, datetime
 
 import pytest
 from fastapi.testclient import TestClient
 
+from datasets import NOW, at, build_acme, frozen_clock
 from factories import Factory, iso
 from orgpulse.auth import Role
 from orgpulse.core import clock
 
-NOW = datetime(2026, 6, 15, 12, 0, tzinfo=UTC)  # a Monday; the org's "today" is 2026-06-15
-
 
 @pytest.fixture
 def frozen() -> Iterator[datetime]:
-    clock.freeze(NOW)
-    try:
-        yield NOW
-    finally:
-        clock.freeze(None)
-
-
-def at(days_ago: int, hour: int = 10) -> str:
-    return iso((NOW - timedelta(days=days_ago)).replace(hour=hour, minute=0))
-
-
-def track(user: str, event: str, days_ago: int, **props: Any) -> dict[str, Any]:
-    return {"type": "track", "userId": user, "event": event, "timestamp": at(days_ago),
-            "properties": props}
+    yield from frozen_clock()
 
 
 @pytest.fixture
 def acme(factory: Factory, frozen: datetime) -> int:
-    org = factory.org("acme", "Acme Schools", units=("north", "south"))
-    people = [("t1", "teacher", "north"), ("t2", "teacher", "north"), ("t3", "teacher", "south"),
-              ("s1", "student", "north"), ("s2", "student", "south")]
-    factory.send([
-        {"type": "identify", "userId": u, "traits": {"role": r, "unit": f"acme-{unit}"},
-         "context": {"groupId": "acme"}, "timestamp": at(60)}
-        for u, r, unit in people
-    ])
-    events = [
-        # Logins: t1 at -1 and -20, t2 at -15 (outside 14 days), t3 at -13 (first day inside).
-        track("t1", "Login", 1), track("t1", "Login", 20), track("t2", "Login", 15),
-        track("t3", "Login", 13),
-        # Assignments: -2 and -10 (t1), -29 (t3, last day of 30), -30 (t3, outside 30 days).
-        track("t1", "Assignment Created", 2), track("t1", "Assignment Created", 10),
-        track("t3", "Assignment Created", 29), track("t3", "Assignment Created", 30),
-        # Submissions and scoring (pair "scoring" on submission_id):
-        track("s1", "Submission Created", 20, submission_id="sub1"),
-        track("t1", "Submission Scored", 18, submission_id="sub1"),  # within 7 days
-        track("s1", "Submission Created", 12, submission_id="sub2"),
-        track("t1", "Submission Scored", 2, submission_id="sub2"),  # after 10 days
-        track("s1", "Submission Created", 9, submission_id="sub3"),  # never scored
-        track("s2", "Submission Created", 3, submission_id="sub4"),  # too recent to judge
-        track("s2", "Submission Created", 40, submission_id="sub5"),  # never scored, old
-        # Course funnel: s1 finishes c1 (3 lessons declared); s2 stops after lesson 1.
-        track("s1", "Course Enrolled", 5, course_id="c1", lessons=3),
-        track("s1", "Lesson Completed", 5, course_id="c1", lesson=1),
-        track("s1", "Lesson Completed", 4, course_id="c1", lesson=2),
-        track("s1", "Lesson Completed", 3, course_id="c1", lesson=3),
-        track("s2", "Course Enrolled", 4, course_id="c1"),
-        track("s2", "Lesson Completed", 4, course_id="c1", lesson=1),
-    ]
-    # Uploads yesterday: 20 started by s1, 3 of them failed.
-    events += [track("s1", "Upload Started", 1, upload_id=f"u{i}") for i in range(20)]
-    events += [track("s1", "Upload Failed", 1, upload_id=f"u{i}") for i in range(3)]
-    result = factory.send(events)
-    assert (result.accepted, result.rejections) == (len(events), [])
-    return org
+    return build_acme(factory)
 
 
 def metrics_of(client: TestClient, factory: Factory, org: int, query: str = "") -> dict:

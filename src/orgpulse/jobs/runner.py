@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 import zlib
 from collections.abc import Callable
 
 from sqlalchemy import Connection, Engine, text
 
+from orgpulse.core import clock
 from orgpulse.core.config import Settings
-from orgpulse.core.db import owner_engine
+from orgpulse.core.db import app_engine, owner_engine
 from orgpulse.core.migrate import ensure_partitions
 
 log = logging.getLogger(__name__)
@@ -59,17 +61,39 @@ def maintain_partitions(settings: Settings) -> str:
     return run_job(owner_engine(settings), "partitions", work)
 
 
-def start_scheduler(settings: Settings, *, interval_seconds: int = 3600) -> threading.Event:
-    """Start the maintenance loop in a daemon thread; set the returned event to stop it."""
+def refresh_health(settings: Settings) -> str:
+    """Re-score today's health snapshot of every org with new activity."""
+    from orgpulse.catalog import catalog_of
+    from orgpulse.health.snapshots import refresh_snapshots
+
+    def work(conn: Connection) -> str:
+        return refresh_snapshots(conn, catalog=catalog_of(settings), now=clock.now())
+
+    return run_job(app_engine(settings), "health_snapshots", work)
+
+
+# (job, seconds between runs)
+SCHEDULE: tuple[tuple[Callable[[Settings], str], int], ...] = (
+    (maintain_partitions, 3600),
+    (refresh_health, 300),
+)
+
+
+def start_scheduler(settings: Settings, *, tick_seconds: int = 15) -> threading.Event:
+    """Start the job loop in a daemon thread; set the returned event to stop it."""
     stop = threading.Event()
+    next_run = [0.0] * len(SCHEDULE)
 
     def loop() -> None:
         while not stop.is_set():
-            try:
-                maintain_partitions(settings)
-            except Exception:
-                log.exception("scheduler iteration failed")
-            stop.wait(interval_seconds)
+            for i, (job, every) in enumerate(SCHEDULE):
+                if time.monotonic() >= next_run[i]:
+                    next_run[i] = time.monotonic() + every
+                    try:
+                        job(settings)
+                    except Exception:
+                        log.exception("scheduled job %s failed", job.__name__)
+            stop.wait(tick_seconds)
 
     threading.Thread(target=loop, name="orgpulse-scheduler", daemon=True).start()
     return stop

@@ -1,0 +1,69 @@
+"""Health score API."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query, Request
+from starlette.responses import JSONResponse
+
+from orgpulse.audit import record
+from orgpulse.auth import Permission, Role
+from orgpulse.catalog import catalog_of
+from orgpulse.core import clock
+from orgpulse.core.tenancy import TenantScope, scoped
+from orgpulse.health.service import OrgHealth, org_health
+from orgpulse.web.deps import OrgAccess, audit_context, org_access, read_engine, settings
+
+router = APIRouter(tags=["health"])
+ViewOrg = Annotated[OrgAccess, Depends(org_access(Permission.VIEW_ORG_ANALYTICS))]
+WEIGHT_FIELDS = ("weight", "effective_weight", "contribution", "shortfall")
+
+
+def health_for(request: Request, access: OrgAccess, *, unit: str | None, weeks: int) -> OrgHealth:
+    """The health service for one request, scoped to the org and audited."""
+    allowed = access.unit_ids if access.role == Role.UNIT_ADMIN else None
+    scope = TenantScope.of([access.org_id], user_id=access.principal.user_id)
+    with scoped(read_engine(request), scope) as conn:
+        result = org_health(
+            conn=conn,
+            catalog=catalog_of(settings(request)),
+            org_id=access.org_id,
+            now=clock.now(),
+            unit_ref=unit,
+            allowed_unit_ids=allowed,
+            weeks=weeks,
+        )
+    record(
+        request.app.state.engine,
+        ctx=audit_context(request),
+        action="analytics.read",
+        org_id=access.org_id,
+        target="org_health",
+        details={"unit": unit},
+    )
+    return result
+
+
+def public_view(result: OrgHealth, role: Role) -> dict[str, Any]:
+    """Weights are internal: only platform admins see them (seed 002: not in the UI, v1)."""
+    body = result.model_dump(mode="json")
+    if role != Role.PLATFORM_ADMIN:
+        for component in body["health"]["components"]:
+            for name in WEIGHT_FIELDS:
+                component.pop(name, None)
+        for driver in body["health"]["drivers"]:
+            driver.pop("shortfall", None)
+    return body
+
+
+@router.get("/api/v1/orgs/{org}/health")
+def api_health(
+    request: Request,
+    access: ViewOrg,
+    unit: str | None = None,
+    weeks: Annotated[int, Query(ge=1, le=52)] = 8,
+) -> JSONResponse:
+    """Health score (0–100 or insufficient data), components, top drivers, trend."""
+    result = health_for(request, access, unit=unit, weeks=weeks)
+    return JSONResponse(public_view(result, access.role))

@@ -1,0 +1,114 @@
+"""Health score of the hand-built Acme dataset (tests/datasets.py), computed by hand."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import timedelta
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import text
+
+from datasets import NOW, build_acme, frozen_clock
+from factories import Factory
+from orgpulse.auth import Role
+from orgpulse.catalog import load_catalog
+from orgpulse.core.tenancy import TenantScope, scoped
+from orgpulse.health.snapshots import refresh_snapshots
+
+
+@pytest.fixture
+def acme(factory: Factory) -> Iterator[int]:
+    clock = frozen_clock()
+    next(clock)
+    try:
+        yield build_acme(factory)
+    finally:
+        clock.close()
+
+
+# Included: activation 2/3 → (0.667-0.4)/0.4 = 66.67; usage 2/3 → 100 (good 0.6);
+# upload failures 0.15 → 0 (bad 0.15). Excluded: scoring timeliness (3 < 10 judged) and the
+# checklist (no data). Coverage 65/100; score = (25·66.67 + 25·100 + 15·0) / 65 = 64.1.
+EXPECTED_SCORE = round((25 * 200 / 3 + 25 * 100 + 15 * 0) / 65, 1)
+
+
+def test_health_score_is_explained_by_its_components(
+    client: TestClient, factory: Factory, acme: int
+) -> None:
+    factory.login(client, factory.user(Role.PLATFORM_ADMIN))
+    body = client.get("/api/v1/orgs/acme/health").json()
+    health = body["health"]
+    assert EXPECTED_SCORE == 64.1
+    assert (health["score"], health["band"], health["coverage"]) == (64.1, "watch", 0.65)
+    assert health["excluded"] == ["scoring_timeliness", "checklist_completion"]
+    parts = {c["key"]: c for c in health["components"]}
+    assert parts["teacher_activation"]["normalized"] == pytest.approx(200 / 3, abs=1e-4)
+    assert parts["upload_failure_rate"]["effective_weight"] == pytest.approx(15 / 65, abs=1e-6)
+    assert parts["scoring_timeliness"]["reason_excluded"].startswith("Needs at least 10")
+    # Largest weighted shortfalls: uploads 15/65·100 = 23.1, activation 25/65·33.3 = 12.8.
+    assert [d["key"] for d in health["drivers"]] == ["upload_failure_rate", "teacher_activation"]
+    assert health["drivers"][0]["action"].startswith("Run the recording diagnostics")
+    assert (body["day"], body["profile"]) == ("2026-06-15", "default")
+
+
+def test_weights_are_hidden_from_everyone_but_platform_admins(
+    client: TestClient, factory: Factory, acme: int
+) -> None:
+    factory.login(client, factory.user(Role.ORG_ADMIN, org_id=acme))
+    health = client.get("/api/v1/orgs/acme/health").json()["health"]
+    assert health["score"] == EXPECTED_SCORE
+    assert all("weight" not in c and "effective_weight" not in c for c in health["components"])
+    factory.login(client, factory.user(Role.MEMBER, org_id=acme))
+    assert client.get("/api/v1/orgs/acme/health").status_code == 403
+
+
+def test_snapshots_give_the_trend_and_refresh_only_when_needed(
+    client: TestClient, factory: Factory, engine, acme: int
+) -> None:
+    catalog = load_catalog()
+    with scoped(engine, TenantScope.of([])) as conn:
+        assert refresh_snapshots(conn, catalog=catalog, now=NOW) == "refreshed 1 orgs"
+    with scoped(engine, TenantScope.of([])) as conn:
+        assert refresh_snapshots(conn, catalog=catalog, now=NOW) == "refreshed 0 orgs"
+    with scoped(engine, TenantScope.of([acme])) as conn:
+        rows = conn.execute(
+            text("SELECT unit_id, day, score, status FROM health_snapshots ORDER BY unit_id")
+        ).all()
+        # Seven days ago the org scored 80: the 7-day change is the difference.
+        conn.execute(
+            text(
+                "INSERT INTO health_snapshots (org_id, day, unit_id, score, status, profile,"
+                " components) VALUES (:o, :d, 0, 80, 'healthy', 'default', '[]')"
+            ),
+            {"o": acme, "d": (NOW - timedelta(days=7)).date()},
+        )
+    day = NOW.date()
+    assert (rows[0][0], rows[0][1], float(rows[0][2]), rows[0][3]) == (
+        0, day, EXPECTED_SCORE, "watch"
+    )
+    assert len(rows) == 3  # the org and its two schools
+    factory.login(client, factory.user(Role.PLATFORM_ADMIN))
+    trend = client.get("/api/v1/orgs/acme/health?weeks=2").json()["trend"]
+    assert trend["change_7d"] == round(EXPECTED_SCORE - 80, 1)
+    assert trend["change_30d"] is None
+    assert len(trend["points"]) == 14
+    assert trend["points"][-8] == [str(day - timedelta(days=7)), 80.0]
+    assert trend["points"][-1] == [str(day), EXPECTED_SCORE]
+
+
+def test_unit_admin_sees_their_school_only(
+    client: TestClient, factory: Factory, engine, acme: int
+) -> None:
+    with scoped(engine, TenantScope.of([acme])) as conn:
+        north = conn.execute(
+            text("SELECT unit_id FROM units WHERE external_id = 'acme-north'")
+        ).scalar_one()
+    factory.login(client, factory.user(Role.UNIT_ADMIN, org_id=acme, unit_ids=(north,)))
+    body = client.get("/api/v1/orgs/acme/health").json()
+    # North: activation 1/2 (< 3 teachers: excluded), usage 1/2 (excluded), timeliness
+    # excluded, uploads 3/20 → 0: only 15 of 100 weight → insufficient data.
+    assert (body["health"]["score"], body["health"]["band"]) == (None, "insufficient_data")
+    assert client.get("/api/v1/orgs/acme/health?unit=acme-south").status_code == 422
+
+
