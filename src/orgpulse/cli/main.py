@@ -24,6 +24,8 @@ app.add_typer(db_app, name="db")
 app.add_typer(users_app, name="users")
 app.add_typer(tokens_app, name="tokens")
 app.add_typer(keys_app, name="keys")
+health_app = typer.Typer(help="Health scores: snapshots and backtest.", no_args_is_help=True)
+app.add_typer(health_app, name="health")
 err = Console(stderr=True)
 
 
@@ -156,6 +158,88 @@ def import_cmd(
         typer.echo(f"  {count:>8}  {reason}")
     if summary.rejected:
         typer.echo(f"rejected lines with reasons: {rejects_path}")
+
+
+@health_app.command("snapshot")
+def health_snapshot(
+    days: Annotated[int, typer.Option(help="Days of history to (re)compute, ending today")] = 1,
+) -> None:
+    """Compute daily health snapshots (org and unit level) for trends."""
+    from orgpulse.catalog import catalog_of
+    from orgpulse.core import clock
+    from orgpulse.core.db import app_engine
+    from orgpulse.core.tenancy import all_org_ids, unscoped
+    from orgpulse.health.snapshots import backfill_snapshots
+
+    settings = get_settings()
+    engine = app_engine(settings)
+    with unscoped(engine) as conn:
+        total = len(all_org_ids(conn))
+    with unscoped(engine) as conn, _progress() as bar:
+        task = bar.add_task(f"scoring {days} day(s)", total=total)
+        rows = backfill_snapshots(
+            conn,
+            catalog=catalog_of(settings),
+            now=clock.now(),
+            days=days,
+            progress=lambda n: bar.advance(task, n),
+        )
+    typer.echo(f"wrote {rows} snapshots")
+
+
+@health_app.command("backtest")
+def health_backtest(
+    churned: Annotated[
+        Path,
+        typer.Option(
+            exists=True, dir_okay=False, help="CSV: org external id, churn date (YYYY-MM-DD)"
+        ),
+    ],
+    lookback_days: Annotated[int, typer.Option(help="Days before churn to replay")] = 120,
+    step_days: Annotated[int, typer.Option(help="Days between replayed checks")] = 7,
+) -> None:
+    """How many days before churn did the score first say "at risk", and how many false alarms?"""
+    from orgpulse.catalog import catalog_of
+    from orgpulse.core import clock
+    from orgpulse.core.db import app_engine
+    from orgpulse.core.tenancy import all_org_ids, unscoped
+    from orgpulse.health.backtest import parse_churn_file, run_backtest
+
+    settings = get_settings()
+    engine = app_engine(settings)
+    try:
+        churn = parse_churn_file(churned.read_text(encoding="utf-8-sig"))
+        with unscoped(engine) as conn:
+            total = len(all_org_ids(conn))
+        with unscoped(engine) as conn, _progress() as bar:
+            task = bar.add_task("replaying scores", total=total)
+            report = run_backtest(
+                conn,
+                catalog=catalog_of(settings),
+                churned=churn,
+                now=clock.now(),
+                lookback_days=lookback_days,
+                step_days=step_days,
+                progress=lambda n: bar.advance(task, n),
+            )
+    except OrgPulseError as exc:
+        raise _fail(exc.message) from None
+    typer.echo(f"checks every {step_days} days over the {lookback_days} days before churn/today")
+    typer.echo("\nchurned organizations:")
+    for o in report.churned:
+        lead = f"{o.lead_days} days before churn" if o.lead_days is not None else "never flagged"
+        where = f" (scored on {o.scored_checks} of {o.checks} checks)"
+        typer.echo(f"  {o.external_id:<12} churned {o.churned_on}  at risk: {lead}{where}")
+    flagged, ahead = len(report.flagged), len(report.flagged_14_days_ahead)
+    median = report.median_lead_days
+    typer.echo(
+        f"\nflagged {flagged} of {len(report.churned)} churned; {ahead} at least 14 days ahead; "
+        f"median lead {median if median is not None else '-'} days"
+    )
+    typer.echo(
+        f"false alarms: {len(report.false_alarms)} of {len(report.others)} other organizations "
+        f"({len(report.scorable_others)} had enough data to score)"
+    )
 
 
 def _progress() -> Progress:

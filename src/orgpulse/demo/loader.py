@@ -40,7 +40,22 @@ def load_demo(
         for batch in generate(orgs=orgs, days=days, seed=seed, now=now):
             ingest(engine=engine, settings=settings, body={"batch": batch}, source="demo")
             progress(len(batch))
+    _write_churn_file(engine=engine, settings=settings)
     return _demo_users(engine=engine, create=not loaded)
+
+
+def _write_churn_file(*, engine: Engine, settings: Settings) -> None:
+    """Write the demo's churned accounts (from their CRM-style traits) for the backtest."""
+    with unscoped(engine) as conn:
+        apply_scope(conn, TenantScope.of(all_org_ids(conn)))
+        rows = conn.execute(
+            text(
+                "SELECT external_id, traits->>'churned_on' FROM orgs"
+                " WHERE traits ? 'churned_on' ORDER BY external_id"
+            )
+        ).all()
+    path = settings.data_dir / "demo-churned.csv"
+    path.write_text("org,churned_on\n" + "".join(f"{r[0]},{r[1]}\n" for r in rows))
 
 
 def _demo_users(*, engine: Engine, create: bool) -> list[tuple[str, str, str, str]]:

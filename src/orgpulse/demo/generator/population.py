@@ -381,6 +381,15 @@ class _Population:
                 "plan": org.plan,
                 "trajectory": org.trajectory,
                 "seats": org.seats,
+                **(
+                    {
+                        "churned_on": (self.first_midnight + timedelta(days=org.end))
+                        .date()
+                        .isoformat()
+                    }
+                    if org.trajectory == "churned"
+                    else {}
+                ),
             },
         }
         for k, unit in enumerate(org.units, start=1):
