@@ -112,3 +112,24 @@ def test_unit_admin_sees_their_school_only(
     assert client.get("/api/v1/orgs/acme/health?unit=acme-south").status_code == 422
 
 
+
+
+def test_health_page_shows_score_drivers_and_reasons(
+    client: TestClient, factory: Factory, acme: int
+) -> None:
+    factory.login(client, factory.user(Role.ORG_ADMIN, org_id=acme))
+    page = client.get("/orgs/acme/health")
+    assert page.status_code == 200
+    html = page.text
+    assert '<div class="score watch"><span class="value">64</span>' in html
+    # Drivers in order, with their actions.
+    assert html.index("<strong>Upload failure rate</strong>") < html.index(
+        "<strong>Teachers activated</strong>"
+    )
+    assert "Run the recording diagnostics" in html
+    # Every left-out part says why; weights are not shown to an org admin.
+    assert "Left out: Needs at least 10 to be meaningful; there are 3." in html
+    assert "Left out: Available once the deployment checklist is in use." in html
+    assert "<th class=\"num\">Weight</th>" not in html
+    factory.login(client, factory.user(Role.PLATFORM_ADMIN))
+    assert "<th class=\"num\">Weight</th>" in client.get("/orgs/acme/health").text

@@ -5,15 +5,25 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, Response
 
 from orgpulse.audit import record
 from orgpulse.auth import Permission, Role
 from orgpulse.catalog import catalog_of
 from orgpulse.core import clock
 from orgpulse.core.tenancy import TenantScope, scoped
+from orgpulse.dashboards.charts import daily_bar_chart
 from orgpulse.health.service import OrgHealth, org_health
-from orgpulse.web.deps import OrgAccess, audit_context, org_access, read_engine, settings
+from orgpulse.metrics.service import org_metrics
+from orgpulse.web.deps import (
+    OrgAccess,
+    audit_context,
+    load_switcher,
+    org_access,
+    read_engine,
+    settings,
+)
+from orgpulse.web.templating import render
 
 router = APIRouter(tags=["health"])
 ViewOrg = Annotated[OrgAccess, Depends(org_access(Permission.VIEW_ORG_ANALYTICS))]
@@ -55,6 +65,62 @@ def public_view(result: OrgHealth, role: Role) -> dict[str, Any]:
         for driver in body["health"]["drivers"]:
             driver.pop("shortfall", None)
     return body
+
+
+@router.get("/orgs/{org}/health", include_in_schema=False)
+def health_page(
+    request: Request,
+    access: ViewOrg,
+    unit: str | None = None,
+) -> Response:
+    """Implementation health: score, drivers with actions, components, and every metric."""
+    allowed = access.unit_ids if access.role == Role.UNIT_ADMIN else None
+    scope = TenantScope.of([access.org_id], user_id=access.principal.user_id)
+    catalog = catalog_of(settings(request))
+    now = clock.now()
+    with scoped(read_engine(request), scope) as conn:
+        result = org_health(
+            conn=conn,
+            catalog=catalog,
+            org_id=access.org_id,
+            now=now,
+            unit_ref=unit,
+            allowed_unit_ids=allowed,
+        )
+        metrics = org_metrics(
+            conn=conn,
+            catalog=catalog,
+            org_id=access.org_id,
+            now=now,
+            unit_ref=unit,
+            allowed_unit_ids=allowed,
+        )
+    record(
+        request.app.state.engine,
+        ctx=audit_context(request),
+        action="analytics.read",
+        org_id=access.org_id,
+        target="org_health",
+        details={"format": "html", "unit": unit},
+    )
+    load_switcher(request, access.principal)
+    chart = daily_bar_chart(
+        [(d, int(v or 0)) for d, v in result.trend.points],
+        title="Health score per day (from daily snapshots)",
+        width=720,
+        height=160,
+    )
+    return render(
+        request,
+        "health.html",
+        {
+            "h": result,
+            "m": metrics,
+            "chart": chart,
+            "show_weights": access.role == Role.PLATFORM_ADMIN,
+            "access": access,
+        },
+    )
 
 
 @router.get("/api/v1/orgs/{org}/health")
