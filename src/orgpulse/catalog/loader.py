@@ -14,11 +14,12 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from orgpulse.catalog.models import Catalog, Funnel, Metric, Pair
+from orgpulse.catalog.models import Adoption, Catalog, Funnel, Metric, Pair
 from orgpulse.core.config import Settings
 
 DEFAULTS = "defaults.toml"
-SECTIONS = ("pairs", "funnels", "metrics", "profiles")
+SECTIONS = ("pairs", "funnels", "metrics", "profiles", "adoption")
+KEYED = ("pairs", "funnels", "metrics", "profiles")
 
 
 class CatalogError(ValueError):
@@ -49,9 +50,14 @@ def _problem(exc: ValidationError) -> str:
 
 def build_catalog(layers: list[tuple[str, dict[str, Any]]]) -> Catalog:
     """Merge catalog layers (later layers replace earlier entries key by key) and validate."""
-    merged: dict[str, dict[str, tuple[str, Any]]] = {s: {} for s in SECTIONS}
+    merged: dict[str, dict[str, tuple[str, Any]]] = {s: {} for s in KEYED}
+    adoption: tuple[str, dict[str, Any]] = ("defaults", {})
     for source, data in layers:
-        for section in SECTIONS:
+        if "adoption" in data:
+            if not isinstance(data["adoption"], dict):
+                raise CatalogError(f"{source}: [adoption] must be a table")
+            adoption = (source, {**adoption[1], **data["adoption"]})
+        for section in KEYED:
             table = data.get(section, {})
             if not isinstance(table, dict):
                 raise CatalogError(f"{source}: [{section}] must be a table")
@@ -96,11 +102,23 @@ def build_catalog(layers: list[tuple[str, dict[str, Any]]]) -> Catalog:
                     f"{source}: profiles.{name}: weight of {key!r} must be a positive number"
                 )
         profiles[name] = {k: float(v) for k, v in weights.items()}
+    try:
+        adoption_model = Adoption.model_validate(adoption[1])
+    except ValidationError as exc:
+        raise CatalogError(f"{adoption[0]}: adoption: {_problem(exc)}") from None
+    for name in (adoption_model.created_pair, adoption_model.work_pair):
+        if name not in pairs:
+            raise CatalogError(f"{adoption[0]}: adoption: unknown pair {name!r}")
     if "default" not in profiles:
         raise CatalogError("catalog: profiles.default is required (the fallback profile)")
     sources = tuple(dict.fromkeys(source for source, _ in layers))
     return Catalog(
-        metrics=metrics, pairs=pairs, funnels=funnels, profiles=profiles, sources=sources
+        metrics=metrics,
+        pairs=pairs,
+        funnels=funnels,
+        profiles=profiles,
+        adoption=adoption_model,
+        sources=sources,
     )
 
 

@@ -26,10 +26,14 @@ class _Strict(BaseModel):
 
 
 class Pair(_Strict):
-    """An "open" event closed by a later event with the same key property (e.g. scoring)."""
+    """An "open" event closed by a later event with the same key property (e.g. scoring).
+
+    Without ``close`` the pair only records who opened each item (e.g. who created an
+    assignment), so other pairs can refer to it through their ``ref``.
+    """
 
     open: EventName
-    close: EventName
+    close: EventName | None = None
     key: str = Field(min_length=1)
     ref: str | None = None
 
@@ -105,6 +109,19 @@ class Metric(_Strict):
         return self.good is not None and self.bad is not None
 
 
+class Adoption(_Strict):
+    """The adoption list: who the people are and which events show their adoption."""
+
+    role: str = "teacher"
+    login_events: tuple[EventName, ...] = ("Login",)
+    created_pair: str = "assignments"
+    work_pair: str = "scoring"
+    window_days: int = Field(default=30, ge=1, le=366)
+    inactive_days: int = Field(default=14, ge=1, le=366)
+    backlog_days: int = Field(default=7, ge=0)
+    backlog_threshold: int = Field(default=5, ge=1)
+
+
 class Catalog(_Strict):
     """Every metric, projection and profile of a deployment."""
 
@@ -112,6 +129,7 @@ class Catalog(_Strict):
     pairs: dict[str, Pair] = {}
     funnels: dict[str, Funnel] = {}
     profiles: dict[str, dict[str, float]] = {}
+    adoption: Adoption = Adoption()
     sources: tuple[str, ...] = ()
 
     def metric(self, key: str) -> Metric:

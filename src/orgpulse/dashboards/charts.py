@@ -59,8 +59,10 @@ def daily_bar_chart(
             f"{pad_left + i * slot + slot / 2:.1f},{pad_top + plot_h - plot_h * v / top:.1f}"
             for i, v in enumerate(overlay)
         )
-        parts.append(f'<polyline points="{coords}" class="line"><title>{escape(overlay_label)}'
-                     "</title></polyline>")
+        parts.append(
+            f'<polyline points="{coords}" class="line"><title>{escape(overlay_label)}'
+            "</title></polyline>"
+        )
     if points:
         last = len(points) - 1
         for i in sorted({0, len(points) // 2, last}):

@@ -33,7 +33,8 @@ def daily_active() -> TextClause:
 def events_by_name() -> TextClause:
     return text(
         "SELECT name, sum(events) AS n FROM rollup_daily_events"  # noqa: S608
-        " WHERE org_id = :org AND day BETWEEN :since AND :until" + _UNIT_FILTER
+        " WHERE org_id = :org AND day BETWEEN :since AND :until"
+        + _UNIT_FILTER
         + " GROUP BY name ORDER BY n DESC, name"
     )
 

@@ -9,10 +9,13 @@ from starlette.responses import RedirectResponse, Response
 
 from orgpulse.audit import record
 from orgpulse.auth import Permission, Role, grants
+from orgpulse.catalog import catalog_of
 from orgpulse.core import clock
 from orgpulse.core.tenancy import TenantScope, scoped
+from orgpulse.dashboards.adoption import FLAG_LABELS, AdoptionList, Flag, adoption_list
 from orgpulse.dashboards.charts import daily_bar_chart
 from orgpulse.dashboards.service import OrgList, OrgOverview, list_orgs, org_overview
+from orgpulse.exports import csv_filename, csv_response
 from orgpulse.web.deps import (
     OrgAccess,
     audit_context,
@@ -149,3 +152,121 @@ def api_overview(
 ) -> OrgOverview:
     """The org overview page's numbers (same service function as the page)."""
     return _overview(request, access, days=days, unit=unit, fmt="json")
+
+
+def _adoption(
+    request: Request,
+    access: OrgAccess,
+    *,
+    unit: str | None,
+    flag: Flag | None,
+    q: str | None,
+    page: int,
+    per_page: int | None,
+    fmt: str,
+) -> AdoptionList:
+    allowed_units = access.unit_ids if access.role == Role.UNIT_ADMIN else None
+    scope = TenantScope.of([access.org_id], user_id=access.principal.user_id)
+    with scoped(read_engine(request), scope) as conn:
+        result = adoption_list(
+            conn=conn,
+            catalog=catalog_of(settings(request)),
+            org_id=access.org_id,
+            now=clock.now(),
+            unit_ref=unit,
+            allowed_unit_ids=allowed_units,
+            flag=flag,
+            search=q,
+            page=page,
+            per_page=per_page,
+        )
+    record(
+        request.app.state.engine,
+        ctx=audit_context(request),
+        action="export.csv" if fmt == "csv" else "analytics.read",
+        org_id=access.org_id,
+        target="adoption_list",
+        details={"format": fmt, "unit": unit, "flag": flag, "rows": len(result.rows)},
+    )
+    return result
+
+
+@router.get("/orgs/{org}/adoption", include_in_schema=False)
+def adoption_page(
+    request: Request,
+    access: ViewOrg,
+    unit: str | None = None,
+    flag: Flag | None = None,
+    q: Annotated[str | None, Query(max_length=100)] = None,
+    page: Annotated[int, Query(ge=1)] = 1,
+) -> Response:
+    result = _adoption(
+        request, access, unit=unit, flag=flag, q=q, page=page, per_page=50, fmt="html"
+    )
+    load_switcher(request, access.principal)
+    pages = max(1, -(-result.total // result.per_page)) if result.per_page else 1
+    return render(
+        request,
+        "adoption.html",
+        {"a": result, "pages": pages, "flag_labels": FLAG_LABELS, "access": access},
+    )
+
+
+@router.get("/api/v1/orgs/{org}/adoption", response_model=AdoptionList, tags=["dashboards"])
+def api_adoption(
+    request: Request,
+    access: ViewOrg,
+    unit: str | None = None,
+    flag: Flag | None = None,
+    q: Annotated[str | None, Query(max_length=100)] = None,
+    page: Annotated[int, Query(ge=1)] = 1,
+    per_page: Annotated[int, Query(ge=1, le=500)] = 50,
+) -> AdoptionList:
+    """Per teacher: last sign-in, assessments, submissions received and scored, flags."""
+    return _adoption(
+        request, access, unit=unit, flag=flag, q=q, page=page, per_page=per_page, fmt="json"
+    )
+
+
+@router.get("/orgs/{org}/adoption.csv", tags=["dashboards"])
+def adoption_csv(
+    request: Request,
+    access: ViewOrg,
+    unit: str | None = None,
+    flag: Flag | None = None,
+    q: Annotated[str | None, Query(max_length=100)] = None,
+) -> Response:
+    """The adoption list (all matching rows) as CSV for follow-up."""
+    result = _adoption(request, access, unit=unit, flag=flag, q=q, page=1, per_page=None, fmt="csv")
+    header = [
+        "org_id",
+        "org_name",
+        "person_id",
+        "name",
+        "unit",
+        "last_login",
+        "assessments_created",
+        "submissions_received",
+        "submissions_scored",
+        "scoring_backlog",
+        "flags",
+    ]
+    rows = (
+        [
+            result.org_id,
+            result.name,
+            r.external_id,
+            r.name or "",
+            r.unit or "",
+            r.last_login.isoformat() if r.last_login else "",
+            r.assignments,
+            r.submissions,
+            r.scored,
+            r.backlog,
+            ";".join(r.flags),
+        ]
+        for r in result.rows
+    )
+    return csv_response(
+        header, rows, filename=csv_filename(result.slug, "adoption", result.window_end)
+    )

@@ -190,8 +190,7 @@ def list_orgs(
         members, active_7d, events_total = int(r[6]), int(r[5]), int(r[4] or 0)
         if r[0] in restricted:
             since, until = _window(clock.local_date(now, r[7]), 7)
-            params = {"org": r[0], "since": since, "until": until,
-                      "units": list(restricted[r[0]])}
+            params = {"org": r[0], "since": since, "until": until, "units": list(restricted[r[0]])}
             members = int(conn.execute(queries.member_count(), params).scalar_one())
             active_7d = int(conn.execute(queries.active_members(), params).scalar_one())
             events_total = int(conn.execute(queries.events_all_time(), params).scalar_one())
