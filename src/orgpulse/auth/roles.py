@@ -17,9 +17,7 @@ class Role(StrEnum):
     MEMBER = "member"
 
 
-STAFF_ROLES = frozenset(
-    {Role.PLATFORM_ADMIN, Role.CS_LEADER, Role.ACCOUNT_MANAGER, Role.SUPPORT}
-)
+STAFF_ROLES = frozenset({Role.PLATFORM_ADMIN, Role.CS_LEADER, Role.ACCOUNT_MANAGER, Role.SUPPORT})
 # Staff roles whose scope is every org; an account manager's scope is their memberships.
 ALL_ORG_ROLES = frozenset({Role.PLATFORM_ADMIN, Role.CS_LEADER, Role.SUPPORT})
 MEMBERSHIP_ROLES = frozenset(

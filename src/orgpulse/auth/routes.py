@@ -55,13 +55,21 @@ async def login(
     verify_csrf(request, csrf_token)
     ip = client_ip(request)
     user_id = await run_in_threadpool(
-        authenticate, engine(request), settings=settings(request), email=email, password=password,
+        authenticate,
+        engine(request),
+        settings=settings(request),
+        email=email,
+        password=password,
         ip=ip,
     )
     ctx = AuditContext(None, "anonymous", getattr(request.state, "request_id", None), ip)
     if user_id is None:
         await run_in_threadpool(
-            record, engine(request), ctx=ctx, action="auth.login", target=email[:254],
+            record,
+            engine(request),
+            ctx=ctx,
+            action="auth.login",
+            target=email[:254],
             outcome="failed",
         )
         return render(

@@ -52,6 +52,24 @@ class Principal:
     def scope(self) -> TenantScope:
         return TenantScope(self.org_ids, self.user_id)
 
+    def analytics_reach(self) -> dict[int, tuple[int, ...] | None]:
+        """Orgs whose analytics this user may see → the units they are held to (None: all).
+
+        The tenant scope also holds orgs where the user's role has no analytics permission
+        (e.g. a member); views that list many orgs must use this instead.
+        """
+        from orgpulse.auth.roles import Permission, grants
+
+        reach: dict[int, tuple[int, ...] | None] = {}
+        for org_id in self.org_ids:
+            role = self.role_in(org_id)
+            if grants(role, Permission.VIEW_ORG_ANALYTICS):
+                membership = self.memberships.get(org_id)
+                reach[org_id] = (
+                    membership.unit_ids if role == Role.UNIT_ADMIN and membership else None
+                )
+        return reach
+
 
 # ---------------------------------------------------------------------------- users
 def create_user(
@@ -248,8 +266,7 @@ def revoke_user_sessions(conn: Connection, *, user_id: int) -> int:
     """Revoke every live session of a user (e.g. after a password change)."""
     result = conn.execute(
         text(
-            "UPDATE web_sessions SET revoked_at = now()"
-            " WHERE user_id = :u AND revoked_at IS NULL"
+            "UPDATE web_sessions SET revoked_at = now() WHERE user_id = :u AND revoked_at IS NULL"
         ),
         {"u": user_id},
     )
@@ -263,10 +280,7 @@ def create_api_token(conn: Connection, *, user_id: int, name: str) -> str:
         raise NotFound(f"no user with id {user_id}")
     token = new_secret("opt")
     conn.execute(
-        text(
-            "INSERT INTO api_tokens (user_id, name, prefix, token_hash)"
-            " VALUES (:u, :n, :p, :h)"
-        ),
+        text("INSERT INTO api_tokens (user_id, name, prefix, token_hash) VALUES (:u, :n, :p, :h)"),
         {"u": user_id, "n": name, "p": token[:10], "h": digest(token)},
     )
     return token

@@ -8,12 +8,13 @@ from fastapi import APIRouter, Depends, Query, Request
 from starlette.responses import RedirectResponse, Response
 
 from orgpulse.audit import record
-from orgpulse.auth import Permission, Role, grants
+from orgpulse.auth import Permission, Role
 from orgpulse.catalog import catalog_of
 from orgpulse.core import clock
 from orgpulse.core.tenancy import TenantScope, scoped
 from orgpulse.dashboards.adoption import FLAG_LABELS, AdoptionList, Flag, adoption_list
 from orgpulse.dashboards.charts import daily_bar_chart
+from orgpulse.dashboards.portfolio import BandFilter, Portfolio, SortKey, portfolio
 from orgpulse.dashboards.service import OrgList, OrgOverview, list_orgs, org_overview
 from orgpulse.exports import csv_filename, csv_response
 from orgpulse.web.deps import (
@@ -60,16 +61,8 @@ def _overview(
 
 def _org_list(request: Request, *, page: int, per_page: int) -> OrgList:
     principal = require_principal(request)
-    # Only orgs whose analytics the principal may see (the scope also holds orgs where their role
-    # has no analytics permission), and a unit admin's numbers cover only their units.
-    visible: dict[int, tuple[int, ...] | None] = {}
-    for org_id in principal.org_ids:
-        role = principal.role_in(org_id)
-        if grants(role, Permission.VIEW_ORG_ANALYTICS):
-            membership = principal.memberships.get(org_id)
-            visible[org_id] = (
-                membership.unit_ids if role == Role.UNIT_ADMIN and membership else None
-            )
+    # A unit admin's numbers cover only their units.
+    visible = principal.analytics_reach()
     scope = TenantScope.of(visible, user_id=principal.user_id)
     with scoped(read_engine(request), scope) as conn:
         result = list_orgs(
@@ -269,4 +262,117 @@ def adoption_csv(
     )
     return csv_response(
         header, rows, filename=csv_filename(result.slug, "adoption", result.window_end)
+    )
+
+
+def _portfolio(
+    request: Request,
+    *,
+    month: str | None,
+    band: BandFilter | None,
+    plan: str | None,
+    manager: str | None,
+    q: str | None,
+    sort: SortKey,
+    desc: bool,
+    page: int,
+    per_page: int,
+    fmt: str,
+) -> Portfolio:
+    principal = require_principal(request)
+    # Whole-org health only: orgs where the user is held to some units are left out.
+    orgs = [o for o, units in principal.analytics_reach().items() if units is None]
+    with scoped(read_engine(request), TenantScope.of(orgs, user_id=principal.user_id)) as conn:
+        result = portfolio(
+            conn=conn,
+            catalog=catalog_of(settings(request)),
+            now=clock.now(),
+            month=month,
+            band=band,
+            plan=plan,
+            account_manager=manager,
+            q=q,
+            sort=sort,
+            descending=desc,
+            page=page,
+            per_page=per_page,
+            amber_seconds=settings(request).freshness_amber_seconds,
+        )
+    record(
+        request.app.state.engine,
+        ctx=audit_context(request),
+        action="analytics.read",
+        target="portfolio",
+        details={"format": fmt, "month": month, "accounts": result.total},
+    )
+    return result
+
+
+@router.get("/portfolio", include_in_schema=False)
+def portfolio_page(
+    request: Request,
+    month: Annotated[str | None, Query(pattern=r"^\d{4}-\d{2}$")] = None,
+    band: BandFilter | None = None,
+    plan: str | None = None,
+    manager: str | None = None,
+    q: Annotated[str | None, Query(max_length=100)] = None,
+    sort: SortKey = "score",
+    desc: bool = False,
+    page: Annotated[int, Query(ge=1)] = 1,
+) -> Response:
+    result = _portfolio(
+        request,
+        month=month,
+        band=band,
+        plan=plan,
+        manager=manager,
+        q=q,
+        sort=sort,
+        desc=desc,
+        page=page,
+        per_page=50,
+        fmt="html",
+    )
+    load_switcher(request, require_principal(request))
+    pages = max(1, -(-result.total // result.per_page))
+    return render(
+        request,
+        "portfolio.html",
+        {
+            "p": result,
+            "pages": pages,
+            "sort": sort,
+            "desc": desc,
+            "filters": {"band": band, "plan": plan, "manager": manager, "q": q},
+        },
+    )
+
+
+@router.get("/api/v1/portfolio", response_model=Portfolio, tags=["dashboards"])
+def api_portfolio(
+    request: Request,
+    month: Annotated[str | None, Query(pattern=r"^\d{4}-\d{2}$")] = None,
+    band: BandFilter | None = None,
+    plan: str | None = None,
+    manager: str | None = None,
+    q: Annotated[str | None, Query(max_length=100)] = None,
+    sort: SortKey = "score",
+    desc: bool = False,
+    page: Annotated[int, Query(ge=1)] = 1,
+    per_page: Annotated[int, Query(ge=1, le=500)] = 50,
+) -> Portfolio:
+    """Accounts you can see with health, 7/30-day change, top driver, last activity and
+    freshness; per-account-manager aggregates and top/bottom accounts (for ``month``)."""
+    return _portfolio(
+        request,
+        month=month,
+        band=band,
+        plan=plan,
+        manager=manager,
+        q=q,
+        sort=sort,
+        desc=desc,
+        page=page,
+        per_page=per_page,
+        fmt="json",
     )

@@ -35,6 +35,7 @@ def snapshot_org(conn: Connection, *, catalog: Catalog, org_id: int, day: date) 
     for unit_id, ref in targets:
         target = view if ref is None else org_view(conn, org_id=org_id, unit_ref=ref)
         health, _ = score_view(conn, catalog=catalog, view=target, day=day, profile=DEFAULT_PROFILE)
+        ranks = {d.key: rank for rank, d in enumerate(health.drivers, start=1)}
         conn.execute(
             UPSERT,
             {
@@ -47,6 +48,7 @@ def snapshot_org(conn: Connection, *, catalog: Catalog, org_id: int, day: date) 
                 "components": orjson.dumps(
                     [
                         c.model_dump(include={"key", "normalized", "included"})
+                        | {"driver": ranks.get(c.key)}
                         for c in health.components
                     ]
                 ).decode(),

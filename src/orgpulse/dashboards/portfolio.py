@@ -1,0 +1,194 @@
+"""Portfolio (seed 004): every account in reach with health, trend, top driver and freshness,
+plus the VP's per-account-manager aggregates and top/bottom accounts for a month."""
+
+from __future__ import annotations
+
+import calendar
+from datetime import date, datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel
+from sqlalchemy import Connection, text
+
+from orgpulse.catalog import Catalog
+from orgpulse.core.errors import InvalidInput
+from orgpulse.dashboards.service import Freshness, freshness_of
+
+SortKey = Literal["name", "score", "change_7d", "change_30d", "last_activity"]
+BandFilter = Literal["healthy", "watch", "at_risk", "insufficient_data"]
+
+PORTFOLIO_SQL = text(
+    """
+    SELECT o.org_id, o.slug, o.name, o.traits ->> 'plan' AS plan,
+           s.day, s.score, s.status, s.components, s7.score, s30.score,
+           st.newest_event_at, st.last_rollup_at,
+           (SELECT string_agg(u.display_name, ', ' ORDER BY u.display_name)
+              FROM memberships ms JOIN users u ON u.user_id = ms.user_id
+             WHERE ms.org_id = o.org_id AND ms.role = 'account_manager') AS managers
+    FROM orgs o
+    LEFT JOIN LATERAL (
+        SELECT day, score, status, components FROM health_snapshots h
+        WHERE h.org_id = o.org_id AND h.unit_id = 0 AND h.day <= :until
+        ORDER BY h.day DESC LIMIT 1
+    ) s ON true
+    LEFT JOIN health_snapshots s7
+           ON s7.org_id = o.org_id AND s7.unit_id = 0 AND s7.day = s.day - 7
+    LEFT JOIN health_snapshots s30
+           ON s30.org_id = o.org_id AND s30.unit_id = 0 AND s30.day = s.day - 30
+    LEFT JOIN rollup_state st ON st.org_id = o.org_id
+    """
+)
+
+
+class Account(BaseModel):
+    slug: str
+    name: str
+    plan: str | None
+    account_managers: str | None
+    score: float | None
+    band: str
+    scored_on: date | None
+    change_7d: float | None
+    change_30d: float | None
+    top_driver: str | None
+    last_activity: datetime | None
+    freshness: Freshness
+
+
+class ManagerSummary(BaseModel):
+    account_manager: str
+    accounts: int
+    scored: int
+    average_score: float | None
+    at_risk: int
+    declining: int
+
+
+class Portfolio(BaseModel):
+    as_of: datetime
+    until: date
+    month: str | None
+    accounts: list[Account]
+    total: int
+    page: int
+    per_page: int
+    bands: dict[str, int]
+    managers: list[ManagerSummary]
+    top: list[Account]
+    bottom: list[Account]
+    plans: list[str]
+
+
+def month_end(month: str) -> date:
+    """Last day of ``YYYY-MM``; a clear 422 otherwise."""
+    try:
+        year, mon = (int(p) for p in month.split("-"))
+        return date(year, mon, calendar.monthrange(year, mon)[1])
+    except (ValueError, TypeError):
+        raise InvalidInput(f"month must look like 2026-10, got {month!r}") from None
+
+
+def _change(now_score: Any, before: Any) -> float | None:
+    if now_score is None or before is None:
+        return None
+    return round(float(now_score) - float(before), 1)
+
+
+def portfolio(
+    *,
+    conn: Connection,
+    catalog: Catalog,
+    now: datetime,
+    month: str | None = None,
+    band: BandFilter | None = None,
+    plan: str | None = None,
+    account_manager: str | None = None,
+    q: str | None = None,
+    sort: SortKey = "score",
+    descending: bool = False,
+    page: int = 1,
+    per_page: int = 50,
+    amber_seconds: int = 600,
+) -> Portfolio:
+    """Return the accounts in the connection's scope as of today or the end of ``month``."""
+    if page < 1 or not 1 <= per_page <= 500:
+        raise InvalidInput("page must be ≥ 1 and per_page between 1 and 500")
+    until = month_end(month) if month else now.date()
+    accounts: list[Account] = []
+    for r in conn.execute(PORTFOLIO_SQL, {"until": until}):
+        components = r[7] or []
+        top = next((c["key"] for c in components if c.get("driver") == 1), None)
+        accounts.append(
+            Account(
+                slug=r[1],
+                name=r[2],
+                plan=r[3],
+                account_managers=r[12],
+                score=None if r[5] is None else float(r[5]),
+                band=r[6] or "insufficient_data",
+                scored_on=r[4],
+                change_7d=_change(r[5], r[8]),
+                change_30d=_change(r[5], r[9]),
+                top_driver=catalog.metrics[top].label if top in catalog.metrics else None,
+                last_activity=r[10],
+                freshness=freshness_of(r[10], r[11], now=now, amber_seconds=amber_seconds),
+            )
+        )
+    bands = {
+        b: sum(1 for a in accounts if a.band == b)
+        for b in ("healthy", "watch", "at_risk", "insufficient_data")
+    }
+    managers = _managers(accounts)
+    scored = sorted((a for a in accounts if a.score is not None), key=lambda a: (a.score, a.name))
+    needle = (q or "").strip().lower()
+    matching = [
+        a
+        for a in accounts
+        if (band is None or a.band == band)
+        and (plan is None or a.plan == plan)
+        and (account_manager is None or account_manager in (a.account_managers or ""))
+        and (not needle or needle in a.name.lower())
+    ]
+    matching.sort(key=lambda a: a.name.lower())
+    if sort != "name":
+        present = [a for a in matching if getattr(a, sort) is not None]
+        missing = [a for a in matching if getattr(a, sort) is None]
+        present.sort(key=lambda a: getattr(a, sort), reverse=descending)
+        matching = present + missing  # accounts without a value always last
+    elif descending:
+        matching.reverse()
+    return Portfolio(
+        as_of=now,
+        until=until,
+        month=month,
+        accounts=matching[(page - 1) * per_page : page * per_page],
+        total=len(matching),
+        page=page,
+        per_page=per_page,
+        bands=bands,
+        managers=managers,
+        top=list(reversed(scored[-5:])),
+        bottom=scored[:5],
+        plans=sorted({a.plan for a in accounts if a.plan}),
+    )
+
+
+def _managers(accounts: list[Account]) -> list[ManagerSummary]:
+    groups: dict[str, list[Account]] = {}
+    for a in accounts:
+        for name in (a.account_managers or "Unassigned").split(", "):
+            groups.setdefault(name, []).append(a)
+    out = []
+    for name, items in sorted(groups.items()):
+        scores = [a.score for a in items if a.score is not None]
+        out.append(
+            ManagerSummary(
+                account_manager=name,
+                accounts=len(items),
+                scored=len(scores),
+                average_score=round(sum(scores) / len(scores), 1) if scores else None,
+                at_risk=sum(1 for a in items if a.band == "at_risk"),
+                declining=sum(1 for a in items if (a.change_30d or 0) <= -5),
+            )
+        )
+    return out
