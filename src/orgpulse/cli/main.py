@@ -308,12 +308,14 @@ def demo(
     upgrade(settings)
     with _progress() as bar:
         task = bar.add_task("loading demo events", total=None)
+        scoring = bar.add_task("scoring the last 31 days", total=orgs)
         logins = load_demo(
             settings=settings,
             orgs=orgs,
             days=days,
             seed=seed,
             progress=lambda n: bar.advance(task, n),
+            snapshot_progress=lambda n: bar.advance(scoring, n),
         )
     typer.echo("\nDemo logins:")
     for email, role, password, where in logins:

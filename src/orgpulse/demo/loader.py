@@ -7,11 +7,13 @@ from collections.abc import Callable
 from sqlalchemy import Engine, text
 
 from orgpulse.auth import Role, create_user, grant_membership
+from orgpulse.catalog import catalog_of
 from orgpulse.core import clock
 from orgpulse.core.config import Settings
 from orgpulse.core.db import app_engine
 from orgpulse.core.tenancy import TenantScope, all_org_ids, apply_scope, unscoped
 from orgpulse.demo.generator import generate
+from orgpulse.health.snapshots import backfill_snapshots
 from orgpulse.ingestion import ingest
 
 DEMO_PASSWORD = "orgpulse-demo"  # noqa: S105 - printed on purpose: demo logins only
@@ -25,8 +27,11 @@ def load_demo(
     days: int,
     seed: int,
     progress: Callable[[int], None] = lambda n: None,
+    snapshot_progress: Callable[[int], None] = lambda n: None,
+    snapshot_days: int = 31,
 ) -> list[tuple[str, str, str, str]]:
-    """Send demo traffic (skipped when the demo was loaded before) and create demo users.
+    """Send demo traffic, score the last ``snapshot_days`` days (both skipped when the demo was
+    loaded before) and create demo users.
 
     Returns (email, role, password, scope description) per demo login.
     """
@@ -40,6 +45,14 @@ def load_demo(
         for batch in generate(orgs=orgs, days=days, seed=seed, now=now):
             ingest(engine=engine, settings=settings, body={"batch": batch}, source="demo")
             progress(len(batch))
+        with unscoped(engine) as conn:
+            backfill_snapshots(
+                conn,
+                catalog=catalog_of(settings),
+                now=clock.now(),
+                days=min(snapshot_days, days),
+                progress=snapshot_progress,
+            )
     _write_churn_file(engine=engine, settings=settings)
     return _demo_users(engine=engine, create=not loaded)
 
