@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -14,6 +15,7 @@ from orgpulse.core import clock
 from orgpulse.core.tenancy import TenantScope, scoped
 from orgpulse.dashboards.adoption import FLAG_LABELS, AdoptionList, Flag, adoption_list
 from orgpulse.dashboards.charts import daily_bar_chart
+from orgpulse.dashboards.courses import CourseDetail, CourseList, course_detail, course_list
 from orgpulse.dashboards.portfolio import BandFilter, Portfolio, SortKey, portfolio
 from orgpulse.dashboards.service import OrgList, OrgOverview, list_orgs, org_overview
 from orgpulse.exports import csv_filename, csv_response
@@ -376,3 +378,128 @@ def api_portfolio(
         per_page=per_page,
         fmt="json",
     )
+
+
+def _courses_scope(
+    request: Request, access: OrgAccess
+) -> tuple[TenantScope, tuple[int, ...] | None]:
+    allowed = access.unit_ids if access.role == Role.UNIT_ADMIN else None
+    return TenantScope.of([access.org_id], user_id=access.principal.user_id), allowed
+
+
+def _course_list(
+    request: Request,
+    access: OrgAccess,
+    *,
+    unit: str | None,
+    since: date | None,
+    until: date | None,
+    fmt: str,
+) -> CourseList:
+    scope, allowed = _courses_scope(request, access)
+    with scoped(read_engine(request), scope) as conn:
+        result = course_list(
+            conn=conn,
+            catalog=catalog_of(settings(request)),
+            org_id=access.org_id,
+            now=clock.now(),
+            unit_ref=unit,
+            allowed_unit_ids=allowed,
+            since=since,
+            until=until,
+        )
+    record(
+        request.app.state.engine,
+        ctx=audit_context(request),
+        action="analytics.read",
+        org_id=access.org_id,
+        target="course_list",
+        details={"format": fmt, "unit": unit},
+    )
+    return result
+
+
+def _course_detail(
+    request: Request,
+    access: OrgAccess,
+    course: str,
+    *,
+    unit: str | None,
+    since: date | None,
+    until: date | None,
+    fmt: str,
+) -> CourseDetail:
+    scope, allowed = _courses_scope(request, access)
+    with scoped(read_engine(request), scope) as conn:
+        result = course_detail(
+            conn=conn,
+            catalog=catalog_of(settings(request)),
+            org_id=access.org_id,
+            course_id=course,
+            now=clock.now(),
+            unit_ref=unit,
+            allowed_unit_ids=allowed,
+            since=since,
+            until=until,
+        )
+    record(
+        request.app.state.engine,
+        ctx=audit_context(request),
+        action="analytics.read",
+        org_id=access.org_id,
+        target="course_detail",
+        details={"format": fmt, "unit": unit, "course": course},
+    )
+    return result
+
+
+@router.get("/orgs/{org}/courses", include_in_schema=False)
+def courses_page(
+    request: Request,
+    access: ViewOrg,
+    unit: str | None = None,
+    from_: Annotated[date | None, Query(alias="from")] = None,
+    to: date | None = None,
+) -> Response:
+    result = _course_list(request, access, unit=unit, since=from_, until=to, fmt="html")
+    load_switcher(request, access.principal)
+    return render(request, "courses.html", {"c": result})
+
+
+@router.get("/orgs/{org}/courses/{course}", include_in_schema=False)
+def course_page(
+    request: Request,
+    access: ViewOrg,
+    course: str,
+    unit: str | None = None,
+    from_: Annotated[date | None, Query(alias="from")] = None,
+    to: date | None = None,
+) -> Response:
+    result = _course_detail(request, access, course, unit=unit, since=from_, until=to, fmt="html")
+    load_switcher(request, access.principal)
+    return render(request, "course.html", {"d": result})
+
+
+@router.get("/api/v1/orgs/{org}/courses", response_model=CourseList, tags=["dashboards"])
+def api_courses(
+    request: Request,
+    access: ViewOrg,
+    unit: str | None = None,
+    from_: Annotated[date | None, Query(alias="from")] = None,
+    to: date | None = None,
+) -> CourseList:
+    """Completion per course for enrolments started in the window (default 90 days)."""
+    return _course_list(request, access, unit=unit, since=from_, until=to, fmt="json")
+
+
+@router.get("/api/v1/orgs/{org}/courses/{course}", response_model=CourseDetail, tags=["dashboards"])
+def api_course(
+    request: Request,
+    access: ViewOrg,
+    course: str,
+    unit: str | None = None,
+    from_: Annotated[date | None, Query(alias="from")] = None,
+    to: date | None = None,
+) -> CourseDetail:
+    """Lesson-by-lesson drop-off of one course."""
+    return _course_detail(request, access, course, unit=unit, since=from_, until=to, fmt="json")
