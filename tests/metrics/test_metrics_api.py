@@ -181,3 +181,21 @@ def test_metrics_need_analytics_permission_and_are_audited(
             text("SELECT org_id, target FROM audit_records WHERE action = 'analytics.read'")
         ).all()
     assert reads == [(other, "org_metrics")]
+
+
+def test_metric_trend_weekly(client: TestClient, factory: Factory, acme: int) -> None:
+    factory.login(client, factory.user(Role.ORG_ADMIN, org_id=acme))
+    body = client.get("/api/v1/orgs/acme/metrics/assessments_assigned_7d/trend").json()
+    points = [(p["week_end"], p["value"]) for p in body["points"]]
+    # Weekly 7-day windows ending on Mondays: -2 falls in the last week, -10 in the one before,
+    # -29 and -30 in the week ending 2026-05-18 (days -34 … -28).
+    assert points == [
+        ("2026-04-27", 0), ("2026-05-04", 0), ("2026-05-11", 0), ("2026-05-18", 2),
+        ("2026-05-25", 0), ("2026-06-01", 0), ("2026-06-08", 1), ("2026-06-15", 1),
+    ]
+    assert body["metric"]["key"] == "assessments_assigned_7d"
+    assert client.get("/api/v1/orgs/acme/metrics/nope/trend").status_code == 404
+    assert client.get("/api/v1/orgs/acme/metrics/active_members/trend?weeks=9").status_code == 422
+    page = client.get("/orgs/acme/metrics/teacher_activation?weeks=26")
+    assert page.status_code == 200
+    assert page.text.count("<rect ") == 26

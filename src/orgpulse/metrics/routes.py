@@ -6,14 +6,24 @@ from datetime import date
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
+from starlette.responses import Response
 
 from orgpulse.audit import record
 from orgpulse.auth import Permission, Role
 from orgpulse.catalog import catalog_of
 from orgpulse.core import clock
 from orgpulse.core.tenancy import TenantScope, scoped
-from orgpulse.metrics.service import OrgMetrics, org_metrics
-from orgpulse.web.deps import OrgAccess, audit_context, org_access, read_engine, settings
+from orgpulse.dashboards.charts import daily_bar_chart
+from orgpulse.metrics.service import MetricTrend, OrgMetrics, metric_trend, org_metrics
+from orgpulse.web.deps import (
+    OrgAccess,
+    audit_context,
+    load_switcher,
+    org_access,
+    read_engine,
+    settings,
+)
+from orgpulse.web.templating import render
 
 router = APIRouter(tags=["metrics"])
 ViewOrg = Annotated[OrgAccess, Depends(org_access(Permission.VIEW_ORG_ANALYTICS))]
@@ -50,3 +60,52 @@ def api_metrics(
         details={"format": "json", "unit": unit, "from": str(from_), "to": str(to)},
     )
     return result
+
+
+def _trend(
+    request: Request, access: OrgAccess, key: str, *, weeks: int, unit: str | None, fmt: str
+) -> MetricTrend:
+    allowed = access.unit_ids if access.role == Role.UNIT_ADMIN else None
+    scope = TenantScope.of([access.org_id], user_id=access.principal.user_id)
+    with scoped(read_engine(request), scope) as conn:
+        result = metric_trend(
+            conn=conn,
+            catalog=catalog_of(settings(request)),
+            org_id=access.org_id,
+            key=key,
+            now=clock.now(),
+            weeks=weeks,
+            unit_ref=unit,
+            allowed_unit_ids=allowed,
+        )
+    record(
+        request.app.state.engine,
+        ctx=audit_context(request),
+        action="analytics.read",
+        org_id=access.org_id,
+        target="metric_trend",
+        details={"format": fmt, "metric": key, "weeks": weeks, "unit": unit},
+    )
+    return result
+
+
+@router.get("/api/v1/orgs/{org}/metrics/{key}/trend", response_model=MetricTrend)
+def api_metric_trend(
+    request: Request, access: ViewOrg, key: str, weeks: int = 8, unit: str | None = None
+) -> MetricTrend:
+    """One metric at the end of each of the last 8, 26 or 52 weeks."""
+    return _trend(request, access, key, weeks=weeks, unit=unit, fmt="json")
+
+
+@router.get("/orgs/{org}/metrics/{key}", include_in_schema=False)
+def metric_page(
+    request: Request, access: ViewOrg, key: str, weeks: int = 8, unit: str | None = None
+) -> Response:
+    trend = _trend(request, access, key, weeks=weeks, unit=unit, fmt="html")
+    load_switcher(request, access.principal)
+    percent = trend.metric.format == "percent"
+    chart = daily_bar_chart(
+        [(p.week_end, round((p.value or 0) * (100 if percent else 1))) for p in trend.points],
+        title=f"{trend.metric.label}, weekly",
+    )
+    return render(request, "metric.html", {"t": trend, "chart": chart, "percent": percent})

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
 from pydantic import BaseModel
 from sqlalchemy import Connection
 
 from orgpulse.catalog import Catalog
 from orgpulse.core import clock
-from orgpulse.core.errors import InvalidInput
+from orgpulse.core.errors import InvalidInput, NotFound
 from orgpulse.metrics.engine import MetricEngine, MetricValue, Window
 from orgpulse.metrics.scope import OrgView, UnitRef, org_view
 
@@ -97,4 +97,72 @@ def org_metrics(
         unit=view.unit,
         window=window,
         metrics=values,
+    )
+
+
+TREND_WEEKS = (8, 26, 52)
+
+
+class TrendPoint(BaseModel):
+    week_end: date
+    value: float | None
+    numerator: float | None
+    denominator: float | None
+    status: str
+
+
+class MetricTrend(BaseModel):
+    org_id: int
+    slug: str
+    name: str
+    unit: UnitRef | None
+    metric: MetricValue
+    weeks: int
+    points: list[TrendPoint]
+
+
+def metric_trend(
+    *,
+    conn: Connection,
+    catalog: Catalog,
+    org_id: int,
+    key: str,
+    now: datetime,
+    weeks: int = 8,
+    unit_ref: str | None = None,
+    allowed_unit_ids: tuple[int, ...] | None = None,
+) -> MetricTrend:
+    """One metric as of the end of each of the last ``weeks`` weeks (its own window each time)."""
+    if key not in catalog.metrics:
+        raise NotFound(f"no metric {key!r} in the catalog")
+    if weeks not in TREND_WEEKS:
+        raise InvalidInput(f"weeks must be one of {', '.join(map(str, TREND_WEEKS))}")
+    view = org_view(conn, org_id=org_id, unit_ref=unit_ref, allowed_unit_ids=allowed_unit_ids)
+    today = clock.local_date(now, view.timezone)
+    metric = catalog.metrics[key]
+    engine = MetricEngine(
+        conn, catalog=catalog, org_id=org_id, timezone=view.timezone, unit_ids=view.unit_ids
+    )
+    values = [
+        engine.compute([metric], today=today - timedelta(days=7 * back))[0]
+        for back in range(weeks - 1, -1, -1)
+    ]
+    points = [
+        TrendPoint(
+            week_end=v.window_end,
+            value=v.value if v.status == "ok" else None,
+            numerator=v.numerator,
+            denominator=v.denominator,
+            status=v.status,
+        )
+        for v in values
+    ]
+    return MetricTrend(
+        org_id=org_id,
+        slug=view.slug,
+        name=view.name,
+        unit=view.unit,
+        metric=values[-1],
+        weeks=weeks,
+        points=points,
     )
