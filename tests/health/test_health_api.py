@@ -133,3 +133,17 @@ def test_health_page_shows_score_drivers_and_reasons(
     assert "<th class=\"num\">Weight</th>" not in html
     factory.login(client, factory.user(Role.PLATFORM_ADMIN))
     assert "<th class=\"num\">Weight</th>" in client.get("/orgs/acme/health").text
+
+
+def test_health_page_filters_by_unit_and_date_range(
+    client: TestClient, factory: Factory, acme: int
+) -> None:
+    factory.login(client, factory.user(Role.ORG_ADMIN, org_id=acme))
+    html = client.get("/orgs/acme/health?unit=acme-north&from=2026-05-16&to=2026-05-17").text
+    assert '<option value="acme-north" selected>north</option>' in html
+    assert "All metrics, 2026-05-16 to 2026-05-17" in html
+    # North in that window: no assessments (the two then were t3's, in the south).
+    metrics = client.get(
+        "/api/v1/orgs/acme/metrics?unit=acme-north&from=2026-05-16&to=2026-05-17"
+    ).json()["metrics"]
+    assert {m["key"]: m["value"] for m in metrics}["assessments_assigned_30d"] == 0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -72,6 +73,8 @@ def health_page(
     request: Request,
     access: ViewOrg,
     unit: str | None = None,
+    from_: Annotated[date | None, Query(alias="from")] = None,
+    to: date | None = None,
 ) -> Response:
     """Implementation health: score, drivers with actions, components, and every metric."""
     allowed = access.unit_ids if access.role == Role.UNIT_ADMIN else None
@@ -94,6 +97,8 @@ def health_page(
             now=now,
             unit_ref=unit,
             allowed_unit_ids=allowed,
+            since=from_,
+            until=to,
         )
     record(
         request.app.state.engine,

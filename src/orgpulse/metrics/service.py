@@ -26,6 +26,7 @@ class OrgMetrics(BaseModel):
     as_of: datetime
     today: date
     unit: UnitRef | None
+    units: list[UnitRef]
     window: Window | None
     metrics: list[MetricValue]
 
@@ -95,6 +96,7 @@ def org_metrics(
         as_of=now,
         today=today,
         unit=view.unit,
+        units=view.units,
         window=window,
         metrics=values,
     )
