@@ -86,3 +86,13 @@ def test_invalid_override_names_file_entry_and_problem(
 def test_missing_override_file_is_named(tmp_path: Path) -> None:
     with pytest.raises(CatalogError, match="cannot read the catalog file"):
         load_catalog(tmp_path / "absent.toml")
+
+
+@pytest.mark.parametrize(
+    ("mode", "kind", "profile"),
+    [(None, "employer", "employer"), ("pilot", "employer", "pilot"), (None, "district", "default"),
+     (None, None, "default"), ("unknown-mode", "university", "university")],
+)
+def test_profile_for_rollout_mode_then_kind(mode: str | None, kind: str | None,
+                                            profile: str) -> None:
+    assert load_catalog().profile_name_for(rollout_mode=mode, kind=kind) == profile

@@ -9,7 +9,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import text
 
-from datasets import NOW, build_acme, frozen_clock
+from datasets import NOW, at, build_acme, frozen_clock
 from factories import Factory
 from orgpulse.auth import Role
 from orgpulse.catalog import load_catalog
@@ -147,3 +147,32 @@ def test_health_page_filters_by_unit_and_date_range(
         "/api/v1/orgs/acme/metrics?unit=acme-north&from=2026-05-16&to=2026-05-17"
     ).json()["metrics"]
     assert {m["key"]: m["value"] for m in metrics}["assessments_assigned_30d"] == 0
+
+
+def test_employers_are_scored_with_their_own_profile(
+    client: TestClient, factory: Factory
+) -> None:
+    clock = frozen_clock()
+    next(clock)
+    try:
+        factory.send([{"type": "group", "groupId": "nw", "traits": {"name": "Northwind",
+                                                                   "kind": "employer"}}])
+        people = [{"type": "identify", "userId": f"e{i}", "traits": {"role": "employee"},
+                   "context": {"groupId": "nw"}, "timestamp": at(40)} for i in range(10)]
+        # 7 of 10 employees sign in 3 times each within 14 days; 2 failed sign-ins.
+        logins = [{"type": "track", "userId": f"e{i}", "event": "Login", "timestamp": at(d),
+                   "context": {"groupId": "nw"}} for i in range(7) for d in (1, 3, 5)]
+        fails = [{"type": "track", "userId": "e0", "event": "Login Failed", "timestamp": at(2),
+                  "context": {"groupId": "nw"}} for _ in range(2)]
+        assert not factory.send(people + logins + fails).rejections
+        factory.login(client, factory.user(Role.PLATFORM_ADMIN))
+        body = client.get("/api/v1/orgs/northwind/health").json()
+    finally:
+        clock.close()
+    failure_rate = 2 / 23
+    login_part = (failure_rate - 0.2) / (0.02 - 0.2) * 100
+    # member activation 7/10 → above "good" (0.6) → 100; course completion and uploads: no data.
+    expected = round((40 * 100 + 20 * login_part) / 60, 1)
+    assert body["profile"] == "employer"
+    assert body["health"]["score"] == expected
+    assert body["health"]["excluded"] == ["course_completion", "upload_failure_rate"]

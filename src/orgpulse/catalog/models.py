@@ -140,3 +140,10 @@ class Catalog(_Strict):
         if name and name in self.profiles:
             return self.profiles[name]
         return self.profiles.get("default", {})
+
+    def profile_name_for(self, *, rollout_mode: str | None, kind: str | None) -> str:
+        """The profile that scores an org: its rollout mode's, else its kind's, else default."""
+        for name in (rollout_mode, kind):
+            if name and name in self.profiles:
+                return name
+        return "default"

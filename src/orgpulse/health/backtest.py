@@ -23,7 +23,7 @@ from orgpulse.core import clock
 from orgpulse.core.errors import InvalidInput
 from orgpulse.core.tenancy import TenantScope, all_org_ids, apply_scope
 from orgpulse.health.scoring import Band
-from orgpulse.health.service import DEFAULT_PROFILE, score_view
+from orgpulse.health.service import score_view
 from orgpulse.metrics import org_view
 
 
@@ -106,7 +106,7 @@ def _first_at_risk(
     view = org_view(conn, org_id=org_id)
     checks = scored = 0
     for day in sorted(days):
-        health, _ = score_view(conn, catalog=catalog, view=view, day=day, profile=DEFAULT_PROFILE)
+        health, _ = score_view(conn, catalog=catalog, view=view, day=day)
         checks += 1
         band: Band = health.band
         if band != "insufficient_data":

@@ -12,8 +12,6 @@ from orgpulse.core import clock
 from orgpulse.health.scoring import ComponentInput, HealthScore, score_components
 from orgpulse.metrics import MetricValue, OrgView, UnitRef, compute_for_view, org_view
 
-DEFAULT_PROFILE = "default"
-
 
 class Trend(BaseModel):
     change_7d: float | None
@@ -33,10 +31,16 @@ class OrgHealth(BaseModel):
     trend: Trend
 
 
+def profile_for(catalog: Catalog, view: OrgView) -> str:
+    """The org's profile (rollout modes arrive with the operations toolkit)."""
+    return catalog.profile_name_for(rollout_mode=None, kind=view.kind)
+
+
 def score_view(
-    conn: Connection, *, catalog: Catalog, view: OrgView, day: date, profile: str
+    conn: Connection, *, catalog: Catalog, view: OrgView, day: date, profile: str | None = None
 ) -> tuple[HealthScore, list[MetricValue]]:
-    """Score one org view as of the end of ``day`` with the profile's weights."""
+    """Score one org view as of the end of ``day`` (profile: the org's unless given)."""
+    profile = profile or profile_for(catalog, view)
     weights = catalog.profile(profile)
     values = compute_for_view(
         conn, catalog=catalog, view=view, keys=list(weights), today=day, window=None
@@ -102,11 +106,11 @@ def org_health(
     now: datetime,
     unit_ref: str | None = None,
     allowed_unit_ids: tuple[int, ...] | None = None,
-    profile: str = DEFAULT_PROFILE,
     weeks: int = 8,
 ) -> OrgHealth:
     """Return the current health score with components, drivers and trend."""
     view = org_view(conn, org_id=org_id, unit_ref=unit_ref, allowed_unit_ids=allowed_unit_ids)
+    profile = profile_for(catalog, view)
     day = clock.local_date(now, view.timezone)
     health, _ = score_view(conn, catalog=catalog, view=view, day=day, profile=profile)
     # Org-level snapshots are unit 0; a viewer held to several units has no single trend.

@@ -11,7 +11,7 @@ from sqlalchemy import Connection, text
 from orgpulse.catalog import Catalog
 from orgpulse.core import clock
 from orgpulse.core.tenancy import TenantScope, all_org_ids, apply_scope
-from orgpulse.health.service import DEFAULT_PROFILE, score_view
+from orgpulse.health.service import profile_for, score_view
 from orgpulse.metrics import org_view
 
 UPSERT = text(
@@ -34,7 +34,7 @@ def snapshot_org(conn: Connection, *, catalog: Catalog, org_id: int, day: date) 
     targets += [(r[0], r[1]) for r in unit_rows]
     for unit_id, ref in targets:
         target = view if ref is None else org_view(conn, org_id=org_id, unit_ref=ref)
-        health, _ = score_view(conn, catalog=catalog, view=target, day=day, profile=DEFAULT_PROFILE)
+        health, _ = score_view(conn, catalog=catalog, view=target, day=day)
         ranks = {d.key: rank for rank, d in enumerate(health.drivers, start=1)}
         conn.execute(
             UPSERT,
@@ -44,7 +44,7 @@ def snapshot_org(conn: Connection, *, catalog: Catalog, org_id: int, day: date) 
                 "u": unit_id,
                 "score": health.score,
                 "status": health.band,
-                "profile": DEFAULT_PROFILE,
+                "profile": profile_for(catalog, target),
                 "components": orjson.dumps(
                     [
                         c.model_dump(include={"key", "normalized", "included"})

@@ -26,6 +26,7 @@ class OrgView:
     name: str
     external_id: str
     timezone: str
+    kind: str | None
     units: list[UnitRef]
     unit: UnitRef | None
     unit_ids: list[int] | None
@@ -44,7 +45,10 @@ def org_view(
     """
     require_org(conn, org_id)
     header = conn.execute(
-        text("SELECT slug, name, external_id, timezone FROM orgs WHERE org_id = :o"),
+        text(
+            "SELECT slug, name, external_id, timezone, traits ->> 'kind' FROM orgs"
+            " WHERE org_id = :o"
+        ),
         {"o": org_id},
     ).one()
     units = [
@@ -71,6 +75,7 @@ def org_view(
         name=header[1],
         external_id=header[2],
         timezone=header[3],
+        kind=header[4],
         units=[u[1] for u in units],
         unit=selected,
         unit_ids=unit_ids,

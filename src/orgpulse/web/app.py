@@ -111,6 +111,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             "'unsafe-inline'; img-src 'self' data:; frame-ancestors 'none'"
         )
         return page
+
     app.include_router(ops_router)
     app.include_router(ingestion_router)
     app.include_router(auth_router)
