@@ -172,7 +172,7 @@ def test_employers_are_scored_with_their_own_profile(
     failure_rate = 2 / 23
     login_part = (failure_rate - 0.2) / (0.02 - 0.2) * 100
     # member activation 7/10 → above "good" (0.6) → 100; course completion and uploads: no data.
-    expected = round((40 * 100 + 20 * login_part) / 60, 1)
+    expected = round((50 * 100 + 20 * login_part) / 70, 1)
     assert body["profile"] == "employer"
     assert body["health"]["score"] == expected
     assert body["health"]["excluded"] == ["course_completion", "upload_failure_rate"]
