@@ -98,7 +98,12 @@ def _engine(url: URL, **kwargs: Any) -> Engine:
     with _engines_lock:
         engine = _engines.get(key)
         if engine is None:
-            engine = create_engine(url, pool_pre_ping=True, **kwargs)
+            # No server-side prepared statements: psycopg prepares a query after 5 runs and
+            # PostgreSQL may then pick a generic plan, which for the metric queries' optional
+            # filters was 45× slower than the custom plan (docs/benchmarks.md).
+            engine = create_engine(
+                url, pool_pre_ping=True, connect_args={"prepare_threshold": None}, **kwargs
+            )
             _engines[key] = engine
         return engine
 
