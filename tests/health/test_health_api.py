@@ -71,6 +71,12 @@ def test_snapshots_give_the_trend_and_refresh_only_when_needed(
         assert refresh_snapshots(conn, catalog=catalog, now=NOW) == "refreshed 1 orgs"
     with scoped(engine, TenantScope.of([])) as conn:
         assert refresh_snapshots(conn, catalog=catalog, now=NOW) == "refreshed 0 orgs"
+    # A quiet org is still re-scored once its local day changes (a quiet day changes a score).
+    with scoped(engine, TenantScope.of([])) as conn:
+        tomorrow = NOW + timedelta(days=1)
+        assert refresh_snapshots(conn, catalog=catalog, now=tomorrow) == "refreshed 1 orgs"
+    with scoped(engine, TenantScope.of([acme])) as conn:
+        conn.execute(text("DELETE FROM health_snapshots WHERE day > :d"), {"d": NOW.date()})
     with scoped(engine, TenantScope.of([acme])) as conn:
         rows = conn.execute(
             text("SELECT unit_id, day, score, status FROM health_snapshots ORDER BY unit_id")

@@ -17,25 +17,34 @@ from orgpulse.dashboards.service import Freshness, freshness_of
 SortKey = Literal["name", "score", "change_7d", "change_30d", "last_activity"]
 BandFilter = Literal["healthy", "watch", "at_risk", "insufficient_data"]
 
+# Set-based on purpose (one pass per table, hash joins): under row-level security the planner
+# estimates the org set at a handful of rows, and per-org LATERAL lookups then re-scan
+# rollup_state and the snapshots once per org (docs/benchmarks.md, dashboards section).
 PORTFOLIO_SQL = text(
     """
+    WITH latest AS MATERIALIZED (
+        SELECT DISTINCT ON (org_id) org_id, day, score, status, components
+        FROM health_snapshots WHERE unit_id = 0 AND day <= :until
+        ORDER BY org_id, day DESC
+    ), past AS MATERIALIZED (
+        SELECT org_id, day, score FROM health_snapshots
+        WHERE unit_id = 0 AND day BETWEEN :until - 31 AND :until
+    ), managers AS MATERIALIZED (
+        SELECT ms.org_id, string_agg(u.display_name, ', ' ORDER BY u.display_name) AS names
+        FROM memberships ms JOIN users u ON u.user_id = ms.user_id
+        WHERE ms.role = 'account_manager' GROUP BY ms.org_id
+    ), state AS MATERIALIZED (
+        SELECT org_id, newest_event_at, last_rollup_at FROM rollup_state
+    )
     SELECT o.org_id, o.slug, o.name, o.traits ->> 'plan' AS plan,
            s.day, s.score, s.status, s.components, s7.score, s30.score,
-           st.newest_event_at, st.last_rollup_at,
-           (SELECT string_agg(u.display_name, ', ' ORDER BY u.display_name)
-              FROM memberships ms JOIN users u ON u.user_id = ms.user_id
-             WHERE ms.org_id = o.org_id AND ms.role = 'account_manager') AS managers
+           st.newest_event_at, st.last_rollup_at, am.names
     FROM orgs o
-    LEFT JOIN LATERAL (
-        SELECT day, score, status, components FROM health_snapshots h
-        WHERE h.org_id = o.org_id AND h.unit_id = 0 AND h.day <= :until
-        ORDER BY h.day DESC LIMIT 1
-    ) s ON true
-    LEFT JOIN health_snapshots s7
-           ON s7.org_id = o.org_id AND s7.unit_id = 0 AND s7.day = s.day - 7
-    LEFT JOIN health_snapshots s30
-           ON s30.org_id = o.org_id AND s30.unit_id = 0 AND s30.day = s.day - 30
-    LEFT JOIN rollup_state st ON st.org_id = o.org_id
+    LEFT JOIN latest s ON s.org_id = o.org_id
+    LEFT JOIN past s7 ON s7.org_id = o.org_id AND s7.day = s.day - 7
+    LEFT JOIN past s30 ON s30.org_id = o.org_id AND s30.day = s.day - 30
+    LEFT JOIN state st ON st.org_id = o.org_id
+    LEFT JOIN managers am ON am.org_id = o.org_id
     """
 )
 

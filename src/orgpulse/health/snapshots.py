@@ -57,15 +57,20 @@ def snapshot_org(conn: Connection, *, catalog: Catalog, org_id: int, day: date) 
     return len(targets)
 
 
-def orgs_due(conn: Connection) -> list[tuple[int, str]]:
-    """Orgs with activity rolled up since their last snapshot (or never snapshotted)."""
+def orgs_due(conn: Connection, *, now: datetime) -> list[tuple[int, str]]:
+    """Orgs whose score may have changed: new activity since their last snapshot, or no
+    snapshot for their local today yet (a quiet day changes a score too)."""
     rows = conn.execute(
         text(
-            "SELECT o.org_id, o.timezone FROM orgs o JOIN rollup_state s ON s.org_id = o.org_id"
-            " LEFT JOIN LATERAL (SELECT max(computed_at) AS at FROM health_snapshots h"
-            "   WHERE h.org_id = o.org_id AND h.unit_id = 0) h ON true"
-            " WHERE h.at IS NULL OR s.last_rollup_at > h.at ORDER BY o.org_id"
-        )
+            "SELECT o.org_id, o.timezone FROM orgs o"
+            " LEFT JOIN rollup_state s ON s.org_id = o.org_id"
+            " LEFT JOIN LATERAL (SELECT max(computed_at) AS at, max(day) AS day"
+            "   FROM health_snapshots h WHERE h.org_id = o.org_id AND h.unit_id = 0) h ON true"
+            " WHERE h.at IS NULL OR s.last_rollup_at > h.at"
+            "    OR h.day < CAST(timezone(o.timezone, CAST(:now AS timestamptz)) AS date)"
+            " ORDER BY o.org_id"
+        ),
+        {"now": now},
     ).all()
     return [(r[0], r[1]) for r in rows]
 
@@ -73,7 +78,7 @@ def orgs_due(conn: Connection) -> list[tuple[int, str]]:
 def refresh_snapshots(conn: Connection, *, catalog: Catalog, now: datetime) -> str:
     """Job body: re-score today's snapshot of every org with new activity (all-org scope)."""
     apply_scope(conn, TenantScope.of(all_org_ids(conn)))
-    due = orgs_due(conn)
+    due = orgs_due(conn, now=now)
     for org_id, zone in due:
         snapshot_org(conn, catalog=catalog, org_id=org_id, day=clock.local_date(now, zone))
     return f"refreshed {len(due)} orgs"
