@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from starlette.responses import RedirectResponse, Response
 
 from orgpulse.audit import record
-from orgpulse.auth import Permission, Role
+from orgpulse.auth import Permission
 from orgpulse.catalog import catalog_of
 from orgpulse.core import clock
 from orgpulse.core.tenancy import TenantScope, scoped
@@ -25,6 +25,7 @@ from orgpulse.web.deps import (
     load_switcher,
     optional_principal,
     org_access,
+    org_read,
     read_engine,
     require_principal,
     settings,
@@ -38,27 +39,17 @@ ViewOrg = Annotated[OrgAccess, Depends(org_access(Permission.VIEW_ORG_ANALYTICS)
 def _overview(
     request: Request, access: OrgAccess, *, days: int, unit: str | None, fmt: str
 ) -> OrgOverview:
-    allowed_units = access.unit_ids if access.role == Role.UNIT_ADMIN else None
-    scope = TenantScope.of([access.org_id], user_id=access.principal.user_id)
-    with scoped(read_engine(request), scope) as conn:
-        overview = org_overview(
+    details = {"format": fmt, "days": days, "unit": unit}
+    with org_read(request, access, target="org_overview", details=details) as (conn, allowed):
+        return org_overview(
             conn=conn,
             org_id=access.org_id,
             now=clock.now(),
             days=days,
             unit_ref=unit,
-            allowed_unit_ids=allowed_units,
+            allowed_unit_ids=allowed,
             amber_seconds=settings(request).freshness_amber_seconds,
         )
-    record(
-        request.app.state.engine,
-        ctx=audit_context(request),
-        action="analytics.read",
-        org_id=access.org_id,
-        target="org_overview",
-        details={"format": fmt, "days": days, "unit": unit},
-    )
-    return overview
 
 
 def _org_list(request: Request, *, page: int, per_page: int) -> OrgList:
@@ -160,29 +151,25 @@ def _adoption(
     per_page: int | None,
     fmt: str,
 ) -> AdoptionList:
-    allowed_units = access.unit_ids if access.role == Role.UNIT_ADMIN else None
-    scope = TenantScope.of([access.org_id], user_id=access.principal.user_id)
-    with scoped(read_engine(request), scope) as conn:
+    details: dict[str, object] = {"format": fmt, "unit": unit, "flag": flag}
+    action = "export.csv" if fmt == "csv" else "analytics.read"
+    with org_read(request, access, target="adoption_list", details=details, action=action) as (
+        conn,
+        allowed,
+    ):
         result = adoption_list(
             conn=conn,
             catalog=catalog_of(settings(request)),
             org_id=access.org_id,
             now=clock.now(),
             unit_ref=unit,
-            allowed_unit_ids=allowed_units,
+            allowed_unit_ids=allowed,
             flag=flag,
             search=q,
             page=page,
             per_page=per_page,
         )
-    record(
-        request.app.state.engine,
-        ctx=audit_context(request),
-        action="export.csv" if fmt == "csv" else "analytics.read",
-        org_id=access.org_id,
-        target="adoption_list",
-        details={"format": fmt, "unit": unit, "flag": flag, "rows": len(result.rows)},
-    )
+        details["rows"] = len(result.rows)
     return result
 
 
@@ -380,13 +367,6 @@ def api_portfolio(
     )
 
 
-def _courses_scope(
-    request: Request, access: OrgAccess
-) -> tuple[TenantScope, tuple[int, ...] | None]:
-    allowed = access.unit_ids if access.role == Role.UNIT_ADMIN else None
-    return TenantScope.of([access.org_id], user_id=access.principal.user_id), allowed
-
-
 def _course_list(
     request: Request,
     access: OrgAccess,
@@ -396,9 +376,9 @@ def _course_list(
     until: date | None,
     fmt: str,
 ) -> CourseList:
-    scope, allowed = _courses_scope(request, access)
-    with scoped(read_engine(request), scope) as conn:
-        result = course_list(
+    details = {"format": fmt, "unit": unit}
+    with org_read(request, access, target="course_list", details=details) as (conn, allowed):
+        return course_list(
             conn=conn,
             catalog=catalog_of(settings(request)),
             org_id=access.org_id,
@@ -408,15 +388,6 @@ def _course_list(
             since=since,
             until=until,
         )
-    record(
-        request.app.state.engine,
-        ctx=audit_context(request),
-        action="analytics.read",
-        org_id=access.org_id,
-        target="course_list",
-        details={"format": fmt, "unit": unit},
-    )
-    return result
 
 
 def _course_detail(
@@ -429,9 +400,9 @@ def _course_detail(
     until: date | None,
     fmt: str,
 ) -> CourseDetail:
-    scope, allowed = _courses_scope(request, access)
-    with scoped(read_engine(request), scope) as conn:
-        result = course_detail(
+    details = {"format": fmt, "unit": unit, "course": course}
+    with org_read(request, access, target="course_detail", details=details) as (conn, allowed):
+        return course_detail(
             conn=conn,
             catalog=catalog_of(settings(request)),
             org_id=access.org_id,
@@ -442,15 +413,6 @@ def _course_detail(
             since=since,
             until=until,
         )
-    record(
-        request.app.state.engine,
-        ctx=audit_context(request),
-        action="analytics.read",
-        org_id=access.org_id,
-        target="course_detail",
-        details={"format": fmt, "unit": unit, "course": course},
-    )
-    return result
 
 
 @router.get("/orgs/{org}/courses", include_in_schema=False)

@@ -8,22 +8,13 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query, Request
 from starlette.responses import JSONResponse, Response
 
-from orgpulse.audit import record
 from orgpulse.auth import Permission, Role
 from orgpulse.catalog import catalog_of
 from orgpulse.core import clock
-from orgpulse.core.tenancy import TenantScope, scoped
 from orgpulse.dashboards.charts import daily_bar_chart
 from orgpulse.health.service import OrgHealth, org_health
 from orgpulse.metrics.service import org_metrics
-from orgpulse.web.deps import (
-    OrgAccess,
-    audit_context,
-    load_switcher,
-    org_access,
-    read_engine,
-    settings,
-)
+from orgpulse.web.deps import OrgAccess, load_switcher, org_access, org_read, settings
 from orgpulse.web.templating import render
 
 router = APIRouter(tags=["health"])
@@ -33,10 +24,9 @@ WEIGHT_FIELDS = ("weight", "effective_weight", "contribution", "shortfall")
 
 def health_for(request: Request, access: OrgAccess, *, unit: str | None, weeks: int) -> OrgHealth:
     """The health service for one request, scoped to the org and audited."""
-    allowed = access.unit_ids if access.role == Role.UNIT_ADMIN else None
-    scope = TenantScope.of([access.org_id], user_id=access.principal.user_id)
-    with scoped(read_engine(request), scope) as conn:
-        result = org_health(
+    details = {"format": "json", "unit": unit}
+    with org_read(request, access, target="org_health", details=details) as (conn, allowed):
+        return org_health(
             conn=conn,
             catalog=catalog_of(settings(request)),
             org_id=access.org_id,
@@ -45,15 +35,6 @@ def health_for(request: Request, access: OrgAccess, *, unit: str | None, weeks: 
             allowed_unit_ids=allowed,
             weeks=weeks,
         )
-    record(
-        request.app.state.engine,
-        ctx=audit_context(request),
-        action="analytics.read",
-        org_id=access.org_id,
-        target="org_health",
-        details={"unit": unit},
-    )
-    return result
 
 
 def public_view(result: OrgHealth, role: Role) -> dict[str, Any]:
@@ -77,11 +58,10 @@ def health_page(
     to: date | None = None,
 ) -> Response:
     """Implementation health: score, drivers with actions, components, and every metric."""
-    allowed = access.unit_ids if access.role == Role.UNIT_ADMIN else None
-    scope = TenantScope.of([access.org_id], user_id=access.principal.user_id)
     catalog = catalog_of(settings(request))
     now = clock.now()
-    with scoped(read_engine(request), scope) as conn:
+    details = {"format": "html", "unit": unit, "from": str(from_), "to": str(to)}
+    with org_read(request, access, target="org_health", details=details) as (conn, allowed):
         result = org_health(
             conn=conn,
             catalog=catalog,
@@ -100,14 +80,6 @@ def health_page(
             since=from_,
             until=to,
         )
-    record(
-        request.app.state.engine,
-        ctx=audit_context(request),
-        action="analytics.read",
-        org_id=access.org_id,
-        target="org_health",
-        details={"format": "html", "unit": unit},
-    )
     load_switcher(request, access.principal)
     chart = daily_bar_chart(
         [(d, int(v or 0)) for d, v in result.trend.points],

@@ -1,4 +1,4 @@
-"""Metrics API."""
+"""Metrics API and metric trend pages."""
 
 from __future__ import annotations
 
@@ -8,21 +8,12 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Request
 from starlette.responses import Response
 
-from orgpulse.audit import record
-from orgpulse.auth import Permission, Role
+from orgpulse.auth import Permission
 from orgpulse.catalog import catalog_of
 from orgpulse.core import clock
-from orgpulse.core.tenancy import TenantScope, scoped
 from orgpulse.dashboards.charts import daily_bar_chart
 from orgpulse.metrics.service import MetricTrend, OrgMetrics, metric_trend, org_metrics
-from orgpulse.web.deps import (
-    OrgAccess,
-    audit_context,
-    load_switcher,
-    org_access,
-    read_engine,
-    settings,
-)
+from orgpulse.web.deps import OrgAccess, load_switcher, org_access, org_read, settings
 from orgpulse.web.templating import render
 
 router = APIRouter(tags=["metrics"])
@@ -38,10 +29,9 @@ def api_metrics(
     to: date | None = None,
 ) -> OrgMetrics:
     """Every catalog metric with value, numerator, denominator, window and as-of time."""
-    allowed = access.unit_ids if access.role == Role.UNIT_ADMIN else None
-    scope = TenantScope.of([access.org_id], user_id=access.principal.user_id)
-    with scoped(read_engine(request), scope) as conn:
-        result = org_metrics(
+    details = {"format": "json", "unit": unit, "from": str(from_), "to": str(to)}
+    with org_read(request, access, target="org_metrics", details=details) as (conn, allowed):
+        return org_metrics(
             conn=conn,
             catalog=catalog_of(settings(request)),
             org_id=access.org_id,
@@ -51,24 +41,14 @@ def api_metrics(
             since=from_,
             until=to,
         )
-    record(
-        request.app.state.engine,
-        ctx=audit_context(request),
-        action="analytics.read",
-        org_id=access.org_id,
-        target="org_metrics",
-        details={"format": "json", "unit": unit, "from": str(from_), "to": str(to)},
-    )
-    return result
 
 
 def _trend(
     request: Request, access: OrgAccess, key: str, *, weeks: int, unit: str | None, fmt: str
 ) -> MetricTrend:
-    allowed = access.unit_ids if access.role == Role.UNIT_ADMIN else None
-    scope = TenantScope.of([access.org_id], user_id=access.principal.user_id)
-    with scoped(read_engine(request), scope) as conn:
-        result = metric_trend(
+    details = {"format": fmt, "metric": key, "weeks": weeks, "unit": unit}
+    with org_read(request, access, target="metric_trend", details=details) as (conn, allowed):
+        return metric_trend(
             conn=conn,
             catalog=catalog_of(settings(request)),
             org_id=access.org_id,
@@ -78,15 +58,6 @@ def _trend(
             unit_ref=unit,
             allowed_unit_ids=allowed,
         )
-    record(
-        request.app.state.engine,
-        ctx=audit_context(request),
-        action="analytics.read",
-        org_id=access.org_id,
-        target="metric_trend",
-        details={"format": fmt, "metric": key, "weeks": weeks, "unit": unit},
-    )
-    return result
 
 
 @router.get("/api/v1/orgs/{org}/metrics/{key}/trend", response_model=MetricTrend)

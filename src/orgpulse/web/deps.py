@@ -5,11 +5,13 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Any
 
 from fastapi import Request
-from sqlalchemy import Engine, text
+from sqlalchemy import Connection, Engine, text
 
 from orgpulse.audit import AuditContext, record
 from orgpulse.auth import (
@@ -25,7 +27,7 @@ from orgpulse.auth import (
 from orgpulse.core.config import Settings
 from orgpulse.core.errors import NotAuthenticated, PermissionDenied
 from orgpulse.core.logging import org_var, user_var
-from orgpulse.core.tenancy import scoped, unscoped
+from orgpulse.core.tenancy import TenantScope, scoped, unscoped
 
 SESSION_COOKIE = "orgpulse_session"
 CSRF_COOKIE = "orgpulse_csrf"
@@ -195,3 +197,31 @@ def load_switcher(request: Request, principal: Principal) -> list[tuple[str, str
     switcher = [(r[0], r[1]) for r in rows]
     request.state.switcher = switcher
     return switcher
+
+
+@contextmanager
+def org_read(
+    request: Request,
+    access: OrgAccess,
+    *,
+    target: str,
+    details: dict[str, Any],
+    action: str = "analytics.read",
+) -> Iterator[tuple[Connection, tuple[int, ...] | None]]:
+    """Read one org's analytics: a transaction scoped to that org, then the audit record.
+
+    Yields the connection and the units a unit admin is held to (None: the whole org). The audit
+    record is written only when the read succeeded.
+    """
+    allowed = access.unit_ids if access.role == Role.UNIT_ADMIN else None
+    scope = TenantScope.of([access.org_id], user_id=access.principal.user_id)
+    with scoped(read_engine(request), scope) as conn:
+        yield conn, allowed
+    record(
+        engine(request),
+        ctx=audit_context(request),
+        action=action,
+        org_id=access.org_id,
+        target=target,
+        details=details,
+    )
