@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 from typing import Literal
 from zoneinfo import ZoneInfo
 
@@ -12,6 +12,7 @@ from sqlalchemy import Connection, text
 from orgpulse.catalog import Catalog
 from orgpulse.core import clock
 from orgpulse.core.errors import InvalidInput
+from orgpulse.metrics.engine import Window
 from orgpulse.metrics.scope import UnitRef, org_view
 
 Flag = Literal["not_logged_in", "no_assignments", "scoring_backlog"]
@@ -90,10 +91,6 @@ class AdoptionList(BaseModel):
     per_page: int
 
 
-def _midnight(day: date, zone: ZoneInfo) -> datetime:
-    return datetime.combine(day, time(0), tzinfo=zone).astimezone(UTC)
-
-
 def adoption_list(
     *,
     conn: Connection,
@@ -112,10 +109,9 @@ def adoption_list(
         raise InvalidInput("page must be ≥ 1 and per_page between 1 and 500")
     cfg = catalog.adoption
     view = org_view(conn, org_id=org_id, unit_ref=unit_ref, allowed_unit_ids=allowed_unit_ids)
-    zone = ZoneInfo(view.timezone)
     today = clock.local_date(now, view.timezone)
-    start_day = today - timedelta(days=cfg.window_days - 1)
-    end = _midnight(today + timedelta(days=1), zone)
+    window = Window.trailing(today, cfg.window_days)
+    start, end = window.bounds(ZoneInfo(view.timezone))
     rows = conn.execute(
         ADOPTION_SQL,
         {
@@ -126,7 +122,7 @@ def adoption_list(
             "until": today,
             "created": cfg.created_pair,
             "work": cfg.work_pair,
-            "start": _midnight(start_day, zone),
+            "start": start,
             "end": end,
             "cutoff": end - timedelta(days=cfg.backlog_days),
         },
@@ -168,7 +164,7 @@ def adoption_list(
         slug=view.slug,
         name=view.name,
         as_of=now,
-        window_start=start_day,
+        window_start=window.since,
         window_end=today,
         unit=view.unit,
         units=view.units,

@@ -8,7 +8,7 @@ anyone in the org reached).
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel
@@ -17,6 +17,7 @@ from sqlalchemy import Connection, text
 from orgpulse.catalog import Catalog
 from orgpulse.core import clock
 from orgpulse.core.errors import InvalidInput, NotFound
+from orgpulse.metrics.engine import Window
 from orgpulse.metrics.scope import OrgView, UnitRef, org_view
 from orgpulse.metrics.service import resolve_window
 
@@ -104,21 +105,10 @@ class CourseDetail(BaseModel):
     biggest_drop_lesson: int | None
 
 
-def _bounds(view: OrgView, since: date, until: date) -> tuple[datetime, datetime]:
-    zone = ZoneInfo(view.timezone)
-    start = datetime.combine(since, time(0), tzinfo=zone).astimezone(UTC)
-    end = datetime.combine(until + timedelta(days=1), time(0), tzinfo=zone).astimezone(UTC)
-    return start, end
-
-
-def _window(
-    view: OrgView, now: datetime, since: date | None, until: date | None
-) -> tuple[date, date]:
+def _window(view: OrgView, now: datetime, since: date | None, until: date | None) -> Window:
     today = clock.local_date(now, view.timezone)
     window = resolve_window(since=since, until=until, today=today)
-    if window is None:
-        return today - timedelta(days=DEFAULT_WINDOW_DAYS - 1), today
-    return window.since, window.until
+    return window or Window.trailing(today, DEFAULT_WINDOW_DAYS)
 
 
 def _funnel(catalog: Catalog) -> str:
@@ -140,8 +130,8 @@ def course_list(
 ) -> CourseList:
     """Completion per course for enrolments started in the window (default: 90 days)."""
     view = org_view(conn, org_id=org_id, unit_ref=unit_ref, allowed_unit_ids=allowed_unit_ids)
-    first, last = _window(view, now, since, until)
-    start, end = _bounds(view, first, last)
+    window = _window(view, now, since, until)
+    start, end = window.bounds(ZoneInfo(view.timezone))
     rows = conn.execute(
         COURSES_SQL,
         {
@@ -170,8 +160,8 @@ def course_list(
         slug=view.slug,
         name=view.name,
         as_of=now,
-        window_start=first,
-        window_end=last,
+        window_start=window.since,
+        window_end=window.until,
         unit=view.unit,
         units=view.units,
         enrolled=enrolled,
@@ -195,8 +185,8 @@ def course_detail(
 ) -> CourseDetail:
     """Lesson-by-lesson drop-off of one course: how many enrolments reached each lesson."""
     view = org_view(conn, org_id=org_id, unit_ref=unit_ref, allowed_unit_ids=allowed_unit_ids)
-    first, last = _window(view, now, since, until)
-    start, end = _bounds(view, first, last)
+    window = _window(view, now, since, until)
+    start, end = window.bounds(ZoneInfo(view.timezone))
     funnel = _funnel(catalog)
     params = {
         "org": org_id,
@@ -232,8 +222,8 @@ def course_detail(
         slug=view.slug,
         name=view.name,
         course_id=course_id,
-        window_start=first,
-        window_end=last,
+        window_start=window.since,
+        window_end=window.until,
         unit=view.unit,
         enrolled=enrolled,
         completed=completed,

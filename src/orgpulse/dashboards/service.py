@@ -12,6 +12,7 @@ from sqlalchemy import Connection
 from orgpulse.core import clock
 from orgpulse.core.errors import InvalidInput
 from orgpulse.dashboards import queries
+from orgpulse.metrics.engine import Window
 from orgpulse.metrics.scope import UnitRef, org_view
 
 FreshnessStatus = Literal["fresh", "stale", "no_data"]
@@ -91,7 +92,8 @@ def freshness_of(
 
 
 def _window(today: date, days: int) -> tuple[date, date]:
-    return today - timedelta(days=days - 1), today
+    window = Window.trailing(today, days)
+    return window.since, window.until
 
 
 def org_overview(

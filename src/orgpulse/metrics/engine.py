@@ -45,19 +45,26 @@ class MetricValue(BaseModel):
 
 
 class Window(BaseModel):
+    """Inclusive range of an org's local calendar days."""
+
     since: date
     until: date
+
+    @classmethod
+    def trailing(cls, today: date, days: int) -> Window:
+        """The ``days`` days ending with ``today``."""
+        return cls(since=today - timedelta(days=days - 1), until=today)
+
+    def bounds(self, zone: ZoneInfo) -> tuple[datetime, datetime]:
+        """The UTC instants of local midnight starting ``since`` and ending ``until``."""
+        start = datetime.combine(self.since, time(0), tzinfo=zone).astimezone(UTC)
+        end = datetime.combine(self.until + timedelta(days=1), time(0), tzinfo=zone)
+        return start, end.astimezone(UTC)
 
 
 def window_for(metric: Metric, *, today: date, override: Window | None) -> Window:
     """The metric's own trailing window ending today, unless the caller fixes one."""
-    if override is not None:
-        return override
-    return Window(since=today - timedelta(days=metric.window_days - 1), until=today)
-
-
-def _midnight(day: date, zone: ZoneInfo) -> datetime:
-    return datetime.combine(day, time(0), tzinfo=zone).astimezone(UTC)
+    return override if override is not None else Window.trailing(today, metric.window_days)
 
 
 class MetricEngine:
@@ -154,9 +161,7 @@ class MetricEngine:
                 den = float(
                     self.conn.execute(
                         queries.population_size(),
-                        self._params(
-                            role=role, end=_midnight(window.until + timedelta(days=1), self.zone)
-                        ),
+                        self._params(role=role, end=window.bounds(self.zone)[1]),
                     ).scalar_one()
                 )
                 value = num / den if den else None
@@ -177,8 +182,7 @@ class MetricEngine:
         elif kind in ("backlog", "timely_share"):
             pair = str(metric.pair)  # the catalog guarantees the pair exists
             days = metric.older_than_days if kind == "backlog" else metric.within_days
-            start = _midnight(window.since, self.zone)
-            end = _midnight(window.until + timedelta(days=1), self.zone)
+            start, end = window.bounds(self.zone)
             judged, timely, still_open = self.conn.execute(
                 queries.pair_window(),
                 self._params(
@@ -197,12 +201,13 @@ class MetricEngine:
                 value = num / den if den else None
         elif kind == "completion":
             funnel = str(metric.funnel)
+            start, end = window.bounds(self.zone)
             started, completed = self.conn.execute(
                 queries.funnel_completion(),
                 self._params(
                     funnel=funnel,
-                    start=_midnight(window.since, self.zone),
-                    end=_midnight(window.until + timedelta(days=1), self.zone),
+                    start=start,
+                    end=end,
                 ),
             ).one()
             num, den = float(completed), float(started)
