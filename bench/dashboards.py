@@ -49,30 +49,24 @@ import os
 import platform
 import random
 import re
-import socket
 import statistics
-import subprocess
-import sys
-import tempfile
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from datetime import time as dtime
-from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import httpx
 import orjson
+from harness import bench_database, server
 from sqlalchemy import Connection, text
 from sqlalchemy.engine import make_url
 
 from orgpulse.auth import Role, create_api_token, create_user, grant_membership
 from orgpulse.catalog import Catalog, catalog_of
 from orgpulse.core.config import Settings
-from orgpulse.core.db import app_engine, owner_engine, scratch_database
-from orgpulse.core.migrate import upgrade
+from orgpulse.core.db import app_engine, owner_engine
 from orgpulse.core.tenancy import TenantScope, apply_scope, scoped, unscoped
 from orgpulse.dashboards.portfolio import PORTFOLIO_SQL, portfolio
 from orgpulse.dashboards.service import org_overview
@@ -879,38 +873,6 @@ def api_numbers(metrics: dict[str, Any], overview: dict[str, Any]) -> dict[str, 
 
 
 # ---------------------------------------------------------------------------- 6. server, timing
-@contextmanager
-def server(settings: Settings, db_url: str, workers: int) -> Iterator[str]:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    env = {
-        **os.environ,
-        "DATABASE_URL": db_url,
-        "ORGPULSE_APP_DB_ROLE": settings.app_db_role,
-        "ORGPULSE_APP_DB_PASSWORD": "bench-password",
-        "ORGPULSE_SECRET_KEY": "bench",
-        "ORGPULSE_JOBS_ENABLED": "false",
-        "ORGPULSE_LOG_LEVEL": "WARNING",
-    }
-    cmd = [sys.executable, "-m", "orgpulse.cli.main", "serve", "--port", str(port)]
-    proc = subprocess.Popen([*cmd, "--workers", str(workers)], env=env)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(300):
-            try:
-                if httpx.get(f"{url}/api/health").status_code == 200:
-                    break
-            except httpx.TransportError:
-                time.sleep(0.2)
-        else:
-            raise RuntimeError("the server did not start")
-        yield url
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
-
-
 def timed_get(client: httpx.Client, path: str) -> tuple[float, Any]:
     start = time.perf_counter()
     r = client.get(path)
@@ -1022,25 +984,11 @@ def main() -> None:
     parser.add_argument("--explain", action="store_true", help="print EXPLAIN ANALYZE evidence")
     args = parser.parse_args()
     assert args.days <= 730, "retention is 730 days"
-    with (
-        tempfile.TemporaryDirectory(prefix="orgpulse-bench-") as workdir,
-        scratch_database(
-            os.environ.get("DATABASE_URL"), prefix="orgpulse_bench", workdir=Path(workdir)
-        ) as db_url,
-    ):
-        run(args, db_url)
+    with bench_database("orgpulse_bench") as (settings, db_url):
+        run(args, settings, db_url)
 
 
-def run(args: argparse.Namespace, db_url: str) -> None:
-    settings = Settings(
-        database_url=db_url,
-        app_db_role="orgpulse_bench_app",
-        app_db_password="bench-password",
-        secret_key="bench",
-        jobs_enabled=False,
-        environment="test",
-    )
-    upgrade(settings)
+def run(args: argparse.Namespace, settings: Settings, db_url: str) -> None:
     catalog = catalog_of(settings)
     now = datetime.now(UTC)
 

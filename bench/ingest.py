@@ -15,24 +15,19 @@ import argparse
 import base64
 import os
 import platform
-import socket
-import subprocess
-import sys
-import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import httpx
 import orjson
+from harness import bench_database, server
 from sqlalchemy import text
 
 from orgpulse.auth import create_write_key
 from orgpulse.core.config import Settings
-from orgpulse.core.db import app_engine, owner_engine, scratch_database
+from orgpulse.core.db import app_engine, owner_engine
 from orgpulse.core.ids import uuid7
-from orgpulse.core.migrate import upgrade
 from orgpulse.core.tenancy import TenantScope, all_org_ids, apply_scope, unscoped
 
 BATCH = 500
@@ -170,64 +165,18 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     args = parser.parse_args()
 
-    with (
-        tempfile.TemporaryDirectory(prefix="orgpulse-bench-") as workdir,
-        scratch_database(
-            os.environ.get("DATABASE_URL"), prefix="orgpulse_bench", workdir=Path(workdir)
-        ) as db_url,
-    ):
-        run(args, db_url)
+    with bench_database("orgpulse_bench") as (settings, db_url):
+        run(args, settings, db_url)
 
 
-def run(args: argparse.Namespace, db_url: str) -> None:
+def run(args: argparse.Namespace, settings: Settings, db_url: str) -> None:
     """Measure both paths against the fresh database ``db_url``; print the result row."""
-    settings = Settings(
-        database_url=db_url,
-        app_db_role="orgpulse_bench_app",
-        app_db_password="bench-password",
-        secret_key="bench",
-        jobs_enabled=False,
-        environment="test",
-    )
-    upgrade(settings)
     now = datetime.now(UTC)
     setup, activity = make_messages(args.events, args.orgs, now)
     with unscoped(app_engine(settings)) as conn:
         key = create_write_key(conn, name="bench")
 
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    env = {
-        **os.environ,
-        "DATABASE_URL": db_url,
-        "ORGPULSE_APP_DB_ROLE": settings.app_db_role,
-        "ORGPULSE_APP_DB_PASSWORD": "bench-password",
-        "ORGPULSE_SECRET_KEY": "bench",
-        "ORGPULSE_JOBS_ENABLED": "false",
-        "ORGPULSE_LOG_LEVEL": "WARNING",
-    }
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "orgpulse.cli.main",
-            "serve",
-            "--port",
-            str(port),
-            "--workers",
-            str(args.workers),
-        ],
-        env=env,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(300):
-            try:
-                if httpx.get(f"{url}/api/health").status_code == 200:
-                    break
-            except httpx.TransportError:
-                time.sleep(0.2)
+    with server(settings, db_url, args.workers) as url:
         http_ingest(url, key, setup, 1)  # orgs and members first (not timed)
         copy_rate = baseline_copy(settings, activity, now)
         with owner_engine(settings).begin() as conn:
@@ -239,9 +188,6 @@ def run(args: argparse.Namespace, db_url: str) -> None:
                 text("SELECT sum(events) FROM rollup_daily_events WHERE name NOT LIKE '$%'")
             ).scalar()
         assert counted == args.events, f"rollups count {counted}, expected {args.events}"
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
     ratio = http_rate / copy_rate
     print(
         f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"

@@ -1,0 +1,75 @@
+"""What every benchmark needs: a scratch database with the schema, and `orgpulse serve` on it."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+
+from orgpulse.core.config import Settings
+from orgpulse.core.db import scratch_database
+from orgpulse.core.migrate import upgrade
+
+APP_PASSWORD = "bench-password"  # noqa: S105 - a throwaway role in a throwaway database
+
+
+@contextmanager
+def bench_database(prefix: str) -> Iterator[tuple[Settings, str]]:
+    """A migrated scratch database (on ``DATABASE_URL``'s server, else an embedded one)."""
+    with (
+        tempfile.TemporaryDirectory(prefix="orgpulse-bench-") as workdir,
+        scratch_database(
+            os.environ.get("DATABASE_URL"), prefix=prefix, workdir=Path(workdir)
+        ) as db_url,
+    ):
+        settings = Settings(
+            database_url=db_url,
+            app_db_role="orgpulse_bench_app",
+            app_db_password=APP_PASSWORD,
+            secret_key="bench",
+            jobs_enabled=False,
+            environment="test",
+        )
+        upgrade(settings)
+        yield settings, db_url
+
+
+@contextmanager
+def server(settings: Settings, db_url: str, workers: int) -> Iterator[str]:
+    """Run `orgpulse serve` on a free loopback port; yield its base URL once it is healthy."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {
+        **os.environ,
+        "DATABASE_URL": db_url,
+        "ORGPULSE_APP_DB_ROLE": settings.app_db_role,
+        "ORGPULSE_APP_DB_PASSWORD": APP_PASSWORD,
+        "ORGPULSE_SECRET_KEY": "bench",
+        "ORGPULSE_JOBS_ENABLED": "false",
+        "ORGPULSE_LOG_LEVEL": "WARNING",
+    }
+    cmd = [sys.executable, "-m", "orgpulse.cli.main", "serve", "--port", str(port)]
+    proc = subprocess.Popen([*cmd, "--workers", str(workers)], env=env)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(300):
+            try:
+                if httpx.get(f"{url}/api/health").status_code == 200:
+                    break
+            except httpx.TransportError:
+                time.sleep(0.2)
+        else:
+            raise RuntimeError("the server did not start")
+        yield url
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
