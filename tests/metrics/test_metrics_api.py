@@ -199,3 +199,16 @@ def test_metric_trend_weekly(client: TestClient, factory: Factory, acme: int) ->
     page = client.get("/orgs/acme/metrics/teacher_activation?weeks=26")
     assert page.status_code == 200
     assert page.text.count("<rect ") == 26
+
+
+def test_overview_and_metrics_agree_on_active_members(
+    client: TestClient, factory: Factory, acme: int
+) -> None:
+    factory.login(client, factory.user(Role.ORG_ADMIN, org_id=acme))
+    for unit in ("", "?unit=acme-north", "?unit=acme-south"):
+        overview = client.get(f"/api/v1/orgs/acme/overview{unit}").json()
+        metrics = {m["key"]: m for m in client.get(f"/api/v1/orgs/acme/metrics{unit}").json()[
+            "metrics"]}
+        assert overview["active_7d"] == metrics["active_members"]["value"]
+    # Whole org: t1, s1, s2 (see test_every_catalog_metric_for_the_whole_org).
+    assert client.get("/api/v1/orgs/acme/overview").json()["active_7d"] == 3

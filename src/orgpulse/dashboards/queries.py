@@ -8,14 +8,6 @@ from sqlalchemy import TextClause, text
 _UNIT_FILTER = " AND (CAST(:units AS bigint[]) IS NULL OR unit_id = ANY(CAST(:units AS bigint[])))"
 
 
-def active_members() -> TextClause:
-    """Distinct members active between :since and :until (inclusive days)."""
-    return text(
-        "SELECT count(DISTINCT member_id) FROM rollup_member_days"  # noqa: S608
-        " WHERE org_id = :org AND day BETWEEN :since AND :until" + _UNIT_FILTER
-    )
-
-
 def daily_events() -> TextClause:
     return text(
         "SELECT day, sum(events) FROM rollup_daily_events"  # noqa: S608

@@ -36,6 +36,11 @@ router = APIRouter()
 ViewOrg = Annotated[OrgAccess, Depends(org_access(Permission.VIEW_ORG_ANALYTICS))]
 
 
+def page_count(total: int, per_page: int) -> int:
+    """Pages needed for ``total`` rows (at least one, so an empty list still has a page)."""
+    return max(1, -(-total // per_page)) if per_page else 1
+
+
 def _overview(
     request: Request, access: OrgAccess, *, days: int, unit: str | None, fmt: str
 ) -> OrgOverview:
@@ -91,7 +96,7 @@ def home(
     if len(switcher) == 1 and principal.staff_role is None:
         return RedirectResponse(f"/orgs/{switcher[0][0]}", status_code=303)
     listing = _org_list(request, page=page, per_page=50)
-    pages = max(1, -(-listing.total // listing.per_page))
+    pages = page_count(listing.total, listing.per_page)
     return render(request, "home.html", {"listing": listing, "pages": pages})
 
 
@@ -186,7 +191,7 @@ def adoption_page(
         request, access, unit=unit, flag=flag, q=q, page=page, per_page=50, fmt="html"
     )
     load_switcher(request, access.principal)
-    pages = max(1, -(-result.total // result.per_page)) if result.per_page else 1
+    pages = page_count(result.total, result.per_page)
     return render(
         request,
         "adoption.html",
@@ -323,7 +328,7 @@ def portfolio_page(
         fmt="html",
     )
     load_switcher(request, require_principal(request))
-    pages = max(1, -(-result.total // result.per_page))
+    pages = page_count(result.total, result.per_page)
     return render(
         request,
         "portfolio.html",

@@ -13,8 +13,11 @@ from orgpulse.core import clock
 from orgpulse.core.errors import InvalidInput
 from orgpulse.dashboards import queries
 from orgpulse.metrics.engine import Window
+from orgpulse.metrics.queries import distinct_actors
 from orgpulse.metrics.scope import UnitRef, org_view
 
+# "Active members" means one thing everywhere: the metric engine's distinct-actors query.
+ACTIVE_MEMBERS = distinct_actors()
 FreshnessStatus = Literal["fresh", "stale", "no_data"]
 
 
@@ -135,7 +138,7 @@ def org_overview(
     def active_in(window_days: int) -> int:
         s, u = _window(today, window_days)
         value = conn.execute(
-            queries.active_members(), {**params, "since": s, "until": u}
+            ACTIVE_MEMBERS, {**params, "since": s, "until": u, "names": None, "role": None}
         ).scalar_one()
         return int(value)
 
@@ -194,7 +197,9 @@ def list_orgs(
             since, until = _window(clock.local_date(now, r[7]), 7)
             params = {"org": r[0], "since": since, "until": until, "units": list(restricted[r[0]])}
             members = int(conn.execute(queries.member_count(), params).scalar_one())
-            active_7d = int(conn.execute(queries.active_members(), params).scalar_one())
+            active_7d = int(
+                conn.execute(ACTIVE_MEMBERS, {**params, "names": None, "role": None}).scalar_one()
+            )
             events_total = int(conn.execute(queries.events_all_time(), params).scalar_one())
         orgs.append(
             OrgSummary(
