@@ -302,6 +302,7 @@ def test_every_tenant_table_and_partition_forces_rls(owner: Engine, settings: Se
         assert cmd == "ALL"
         for expr in (qual, with_check):
             assert expr is not None and "org_id" in expr and "orgpulse_org_ids()" in expr
+            assert "orgpulse_all_orgs()" in expr
     assert set(policies) == TENANT_TABLES  # no partition or platform table has a policy
     assert {p[0] for p in policies["memberships"]} == {"tenant_isolation", "own_memberships"}
     own = next(p for p in policies["memberships"] if p[0] == "own_memberships")
@@ -566,6 +567,42 @@ def test_raw_sql_in_org_a_context_cannot_see_or_write_org_b(
     with scoped(engine, TenantScope.of([b])) as conn:
         assert _counts(conn) == {t: {b: n} for t, n in EXPECTED_PER_ORG.items()}
         assert conn.execute(text("SELECT name FROM orgs")).scalar_one() == "Globex"
+
+
+def test_all_org_scope_reads_every_org_and_nothing_else_sets_it(
+    engine: Engine, owner: Engine, two_orgs: tuple[int, int], small_pool: Engine
+) -> None:
+    a, b = two_orgs
+    # The all-org scope lists no ids in the database, only the flag, and sees both orgs' rows.
+    with scoped(small_pool, TenantScope.all_orgs([a, b], user_id=None)) as conn:
+        pid = conn.execute(text("SELECT pg_backend_pid()")).scalar_one()
+        assert conn.execute(
+            text("SELECT current_setting('orgpulse.org_ids'), current_setting('orgpulse.all_orgs')")
+        ).one() == ("", "on")
+        assert _counts(conn) == {t: {a: n, b: n} for t, n in EXPECTED_PER_ORG.items()}
+        # Python-side checks still hold to the listed orgs.
+        require_org(conn, a)
+        with pytest.raises(MissingTenantContext):
+            require_org(conn, b + 1000)
+    # The flag dies with the transaction, on the same physical connection too.
+    with small_pool.connect() as c1, small_pool.connect() as c2:
+        pids = set()
+        for c in (c1, c2):
+            pids.add(c.execute(text("SELECT pg_backend_pid()")).scalar_one())
+            assert c.execute(
+                text("SELECT COALESCE(current_setting('orgpulse.all_orgs', true), '')")
+            ).scalar_one() == ""
+            assert c.execute(text("SELECT count(*) FROM orgs")).scalar_one() == 0
+    assert pid in pids
+    # Only the literal 'on' opens everything; any other value admits nothing.
+    for value in ("true", "1", "ON ", "yes"):
+        with engine.begin() as conn:
+            conn.execute(text("SELECT set_config('orgpulse.all_orgs', :v, true)"), {"v": value})
+            assert _counts(conn) == {t: {} for t in TENANT_TABLES}, value
+    # Ordinary scopes never set the flag.
+    with scoped(engine, TenantScope.of([a])) as conn:
+        assert conn.execute(text("SELECT current_setting('orgpulse.all_orgs')")).scalar_one() == ""
+        assert _counts(conn) == {t: {a: n} for t, n in EXPECTED_PER_ORG.items()}
 
 
 # ---------------------------------------------------------------------------------- (g) pooling

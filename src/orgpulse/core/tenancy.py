@@ -1,8 +1,9 @@
 """Tenant context: set once per transaction, fail closed.
 
 Every tenant table carries a row-level-security policy that admits only rows whose ``org_id`` is in
-the transaction-local setting ``orgpulse.org_ids``. The setting is made with
-``set_config(..., true)``, so it dies with the transaction and a pooled connection can never carry
+the transaction-local setting ``orgpulse.org_ids`` — or every org when the transaction-local flag
+``orgpulse.all_orgs`` is on, which only the scope of an all-org staff role sets. Both are made with
+``set_config(..., true)``, so they die with the transaction and a pooled connection can never carry
 one request's tenant into the next. No setting means no rows. Python code that needs tenant data
 asks for the scope of its connection and raises when there is none; that in-process record is
 dropped whenever the transaction ends too (commit, rollback, or the connection returning to the
@@ -25,14 +26,28 @@ _SCOPE_KEY = "orgpulse.scope"
 
 @dataclass(frozen=True)
 class TenantScope:
-    """The orgs a transaction may touch, and the user it acts for (if any)."""
+    """The orgs a transaction may touch, and the user it acts for (if any).
+
+    ``every_org`` scopes admit every org in the database, not only ``org_ids``; Python-side
+    checks (``require_org``) still hold to ``org_ids``.
+    """
 
     org_ids: frozenset[int]
     user_id: int | None = None
+    every_org: bool = False
 
     @classmethod
     def of(cls, org_ids: Iterable[int], *, user_id: int | None = None) -> TenantScope:
         return cls(frozenset(int(o) for o in org_ids), user_id)
+
+    @classmethod
+    def all_orgs(cls, org_ids: Iterable[int], *, user_id: int | None) -> TenantScope:
+        """The scope of a role whose reach is every org (``org_ids``: all of them, as read).
+
+        Why a flag and not the list: the policy then checks one boolean per query instead of
+        searching a list of every org id for each row (docs/decisions.md).
+        """
+        return cls(frozenset(int(o) for o in org_ids), user_id, every_org=True)
 
 
 def _forget_scope(conn: Connection) -> None:
@@ -60,10 +75,12 @@ def apply_scope(conn: Connection, scope: TenantScope) -> None:
     conn.execute(
         text(
             "SELECT set_config('orgpulse.org_ids', :orgs, true),"
+            " set_config('orgpulse.all_orgs', :all, true),"
             " set_config('orgpulse.user_id', :uid, true)"
         ),
         {
-            "orgs": ",".join(str(o) for o in sorted(scope.org_ids)),
+            "orgs": "" if scope.every_org else ",".join(str(o) for o in sorted(scope.org_ids)),
+            "all": "on" if scope.every_org else "",
             "uid": "" if scope.user_id is None else str(scope.user_id),
         },
     )
