@@ -256,6 +256,39 @@ def test_next_never_leaves_the_site(client: TestClient, factory: Factory) -> Non
 
 
 # ---------------------------------------------------------------------------------- API tokens
+def test_credential_last_use_is_refreshed_only_when_a_minute_old(
+    client: TestClient, factory: Factory, owner: Engine
+) -> None:
+    acme = factory.org("acme", "Acme")
+    email = factory.user(Role.ORG_ADMIN, org_id=acme)
+    token = factory.token(email)
+    headers = {"Authorization": f"Bearer {token}"}
+
+    def last_used() -> Any:
+        with owner.connect() as conn:
+            return conn.execute(text("SELECT last_used_at FROM api_tokens")).scalar_one()
+
+    def set_last_used(sql: str) -> None:
+        with owner.begin() as conn:
+            conn.execute(text(f"UPDATE api_tokens SET last_used_at = {sql}"))  # noqa: S608
+
+    assert client.get("/api/v1/orgs", headers=headers).status_code == 200
+    first = last_used()
+    assert first is not None  # never used before: stamped on first use
+    set_last_used("now() - interval '50 seconds'")
+    held = last_used()
+    assert client.get("/api/v1/orgs", headers=headers).status_code == 200
+    assert last_used() == held  # used again within the minute: no write
+    set_last_used("now() - interval '61 seconds'")
+    stale = last_used()
+    assert client.get("/api/v1/orgs", headers=headers).status_code == 200
+    assert last_used() > stale  # lagging by over a minute: refreshed
+    # A revoked token is refused whatever its last use.
+    with owner.begin() as conn:
+        conn.execute(text("UPDATE api_tokens SET revoked_at = now()"))
+    assert client.get("/api/v1/orgs", headers=headers).status_code == 401
+
+
 def test_api_token_acts_with_its_users_permissions(
     client: TestClient, factory: Factory, engine: Engine
 ) -> None:

@@ -49,7 +49,13 @@ class Principal:
         membership = self.memberships.get(org_id)
         return membership.role if membership is not None else None
 
+    @property
+    def reaches_every_org(self) -> bool:
+        return self.staff_role in ALL_ORG_ROLES
+
     def scope(self) -> TenantScope:
+        if self.reaches_every_org:
+            return TenantScope.all_orgs(self.org_ids, user_id=self.user_id)
         return TenantScope(self.org_ids, self.user_id)
 
     def analytics_reach(self) -> dict[int, tuple[int, ...] | None]:
@@ -243,15 +249,32 @@ def create_session(
     return token
 
 
+# Looking a credential up is read-mostly: its last-use time is refreshed only when it lags by more
+# than a minute, so a client's burst of requests does not commit a row update (and a WAL flush)
+# each time. The data-modifying CTE runs whether or not its result is read.
+SESSION_USER = text(
+    "WITH hit AS (SELECT token_hash, user_id, last_seen_at FROM web_sessions"
+    "  WHERE token_hash = :h AND revoked_at IS NULL AND expires_at > :now),"
+    " touched AS (UPDATE web_sessions w SET last_seen_at = now() FROM hit"
+    "  WHERE w.token_hash = hit.token_hash"
+    "  AND (hit.last_seen_at IS NULL OR hit.last_seen_at < now() - interval '1 minute')"
+    "  RETURNING 1)"
+    " SELECT user_id FROM hit"
+)
+TOKEN_USER = text(
+    "WITH hit AS (SELECT token_id, user_id, last_used_at FROM api_tokens"
+    "  WHERE token_hash = :h AND revoked_at IS NULL),"
+    " touched AS (UPDATE api_tokens a SET last_used_at = now() FROM hit"
+    "  WHERE a.token_id = hit.token_id"
+    "  AND (hit.last_used_at IS NULL OR hit.last_used_at < now() - interval '1 minute')"
+    "  RETURNING 1)"
+    " SELECT user_id FROM hit"
+)
+
+
 def session_user(conn: Connection, *, token: str) -> int | None:
     """Return the user of a live session cookie."""
-    row = conn.execute(
-        text(
-            "UPDATE web_sessions SET last_seen_at = now() WHERE token_hash = :h"
-            " AND revoked_at IS NULL AND expires_at > :now RETURNING user_id"
-        ),
-        {"h": digest(token), "now": clock.now()},
-    ).first()
+    row = conn.execute(SESSION_USER, {"h": digest(token), "now": clock.now()}).first()
     return None if row is None else int(row[0])
 
 
@@ -287,13 +310,7 @@ def create_api_token(conn: Connection, *, user_id: int, name: str) -> str:
 
 
 def token_user(conn: Connection, *, token: str) -> int | None:
-    row = conn.execute(
-        text(
-            "UPDATE api_tokens SET last_used_at = now() WHERE token_hash = :h"
-            " AND revoked_at IS NULL RETURNING user_id"
-        ),
-        {"h": digest(token)},
-    ).first()
+    row = conn.execute(TOKEN_USER, {"h": digest(token)}).first()
     return None if row is None else int(row[0])
 
 
