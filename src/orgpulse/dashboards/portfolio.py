@@ -17,33 +17,41 @@ from orgpulse.dashboards.service import Freshness, freshness_of
 SortKey = Literal["name", "score", "change_7d", "change_30d", "last_activity"]
 BandFilter = Literal["healthy", "watch", "at_risk", "insufficient_data"]
 
-# Set-based on purpose (one pass per table, hash joins): under row-level security the planner
-# estimates the org set at a handful of rows, and per-org LATERAL lookups then re-scan
-# rollup_state and the snapshots once per org (docs/benchmarks.md, dashboards section).
+# Per org, three primary-key probes of the snapshots (latest on or before :until, and exactly 7 and
+# 30 days before it), so the cost does not grow with the snapshots' history; the top driver is
+# picked in SQL so its JSON never reaches Python. The earlier days are computed one level up
+# (``day_7``, ``day_30``): under row-level security a qual holding a non-leakproof operator
+# (date minus integer) cannot be an index condition, and the probe would read the org's whole
+# history. Staff reading every org use the all-org scope: with the org-id list, RLS searched the
+# list for every row and the planner took the org set for a handful of rows (docs/benchmarks.md).
 PORTFOLIO_SQL = text(
     """
-    WITH latest AS MATERIALIZED (
-        SELECT DISTINCT ON (org_id) org_id, day, score, status, components
-        FROM health_snapshots WHERE unit_id = 0 AND day <= :until
-        ORDER BY org_id, day DESC
-    ), past AS MATERIALIZED (
-        SELECT org_id, day, score FROM health_snapshots
-        WHERE unit_id = 0 AND day BETWEEN :until - 31 AND :until
-    ), managers AS MATERIALIZED (
+    WITH managers AS MATERIALIZED (
         SELECT ms.org_id, string_agg(u.display_name, ', ' ORDER BY u.display_name) AS names
         FROM memberships ms JOIN users u ON u.user_id = ms.user_id
         WHERE ms.role = 'account_manager' GROUP BY ms.org_id
-    ), state AS MATERIALIZED (
-        SELECT org_id, newest_event_at, last_rollup_at FROM rollup_state
     )
     SELECT o.org_id, o.slug, o.name, o.traits ->> 'plan' AS plan,
-           s.day, s.score, s.status, s.components, s7.score, s30.score,
+           s.day, s.score, s.status, s.top_driver, s7.score, s30.score,
            st.newest_event_at, st.last_rollup_at, am.names
     FROM orgs o
-    LEFT JOIN latest s ON s.org_id = o.org_id
-    LEFT JOIN past s7 ON s7.org_id = o.org_id AND s7.day = s.day - 7
-    LEFT JOIN past s30 ON s30.org_id = o.org_id AND s30.day = s.day - 30
-    LEFT JOIN state st ON st.org_id = o.org_id
+    LEFT JOIN LATERAL (
+        SELECT h.day, h.day - 7 AS day_7, h.day - 30 AS day_30, h.score, h.status,
+               (SELECT c ->> 'key' FROM jsonb_array_elements(h.components) AS c
+                WHERE c ->> 'driver' = '1' LIMIT 1) AS top_driver
+        FROM health_snapshots h
+        WHERE h.org_id = o.org_id AND h.unit_id = 0 AND h.day <= :until
+        ORDER BY h.day DESC LIMIT 1
+    ) s ON true
+    LEFT JOIN LATERAL (
+        SELECT p.score FROM health_snapshots p
+        WHERE p.org_id = o.org_id AND p.unit_id = 0 AND p.day = s.day_7
+    ) s7 ON true
+    LEFT JOIN LATERAL (
+        SELECT p.score FROM health_snapshots p
+        WHERE p.org_id = o.org_id AND p.unit_id = 0 AND p.day = s.day_30
+    ) s30 ON true
+    LEFT JOIN rollup_state st ON st.org_id = o.org_id
     LEFT JOIN managers am ON am.org_id = o.org_id
     """
 )
@@ -125,8 +133,7 @@ def portfolio(
     until = month_end(month) if month else now.date()
     accounts: list[Account] = []
     for r in conn.execute(PORTFOLIO_SQL, {"until": until}):
-        components = r[7] or []
-        top = next((c["key"] for c in components if c.get("driver") == 1), None)
+        top = r[7]
         accounts.append(
             Account(
                 slug=r[1],

@@ -30,6 +30,7 @@ from orgpulse.web.deps import (
     require_principal,
     settings,
 )
+from orgpulse.web.responses import json_model
 from orgpulse.web.templating import render
 
 router = APIRouter()
@@ -140,9 +141,9 @@ def api_overview(
     access: ViewOrg,
     days: Annotated[int, Query(ge=1, le=366)] = 30,
     unit: str | None = None,
-) -> OrgOverview:
+) -> Response:
     """The org overview page's numbers (same service function as the page)."""
-    return _overview(request, access, days=days, unit=unit, fmt="json")
+    return json_model(_overview(request, access, days=days, unit=unit, fmt="json"))
 
 
 def _adoption(
@@ -276,7 +277,12 @@ def _portfolio(
     principal = require_principal(request)
     # Whole-org health only: orgs where the user is held to some units are left out.
     orgs = [o for o, units in principal.analytics_reach().items() if units is None]
-    with scoped(read_engine(request), TenantScope.of(orgs, user_id=principal.user_id)) as conn:
+    scope = (
+        principal.scope()
+        if principal.reaches_every_org and len(orgs) == len(principal.org_ids)
+        else TenantScope.of(orgs, user_id=principal.user_id)
+    )
+    with scoped(read_engine(request), scope) as conn:
         result = portfolio(
             conn=conn,
             catalog=catalog_of(settings(request)),
@@ -354,10 +360,10 @@ def api_portfolio(
     desc: bool = False,
     page: Annotated[int, Query(ge=1)] = 1,
     per_page: Annotated[int, Query(ge=1, le=500)] = 50,
-) -> Portfolio:
+) -> Response:
     """Accounts you can see with health, 7/30-day change, top driver, last activity and
     freshness; per-account-manager aggregates and top/bottom accounts (for ``month``)."""
-    return _portfolio(
+    result = _portfolio(
         request,
         month=month,
         band=band,
@@ -370,6 +376,7 @@ def api_portfolio(
         per_page=per_page,
         fmt="json",
     )
+    return json_model(result)
 
 
 def _course_list(

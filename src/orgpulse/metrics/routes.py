@@ -14,6 +14,7 @@ from orgpulse.core import clock
 from orgpulse.dashboards.charts import daily_bar_chart
 from orgpulse.metrics.service import MetricTrend, OrgMetrics, metric_trend, org_metrics
 from orgpulse.web.deps import OrgAccess, load_switcher, org_access, org_read, settings
+from orgpulse.web.responses import json_model
 from orgpulse.web.templating import render
 
 router = APIRouter(tags=["metrics"])
@@ -27,11 +28,11 @@ def api_metrics(
     unit: str | None = None,
     from_: Annotated[date | None, Query(alias="from")] = None,
     to: date | None = None,
-) -> OrgMetrics:
+) -> Response:
     """Every catalog metric with value, numerator, denominator, window and as-of time."""
     details = {"format": "json", "unit": unit, "from": str(from_), "to": str(to)}
     with org_read(request, access, target="org_metrics", details=details) as (conn, allowed):
-        return org_metrics(
+        result = org_metrics(
             conn=conn,
             catalog=catalog_of(settings(request)),
             org_id=access.org_id,
@@ -41,6 +42,7 @@ def api_metrics(
             since=from_,
             until=to,
         )
+    return json_model(result)
 
 
 def _trend(
