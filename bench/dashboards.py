@@ -32,10 +32,9 @@ with a cs_leader's personal API token, after a warm-up:
    reports baseline time / API time (bar ≥ 50×), for the dashboards' default windows and for a
    one-year window.
 
-Then, unless ``--no-what-if``, a second pass measures the same requests again after
-``ALTER ROLE <app role> IN DATABASE <scratch db> SET plan_cache_mode = force_custom_plan``: not
-the app as shipped, but what it would do without the generic plans that psycopg's automatic
-server-side prepared statements lead to (see docs/benchmarks.md). ``--explain`` prints the
+``--pages-per-session N`` sets the large org's page views per session (uniform 0..N; default 2,
+the first recorded runs' density); ``--keep NAME`` builds into database NAME on
+``DATABASE_URL``'s server once and reuses it afterwards. ``--explain`` prints the
 EXPLAIN ANALYZE evidence (the distinct-actors query with a custom and a generic plan, and the
 portfolio query).
 
@@ -59,9 +58,8 @@ from zoneinfo import ZoneInfo
 
 import httpx
 import orjson
-from harness import bench_database, server
+from harness import bench_database, kept_database, server
 from sqlalchemy import Connection, text
-from sqlalchemy.engine import make_url
 
 from orgpulse.auth import Role, create_api_token, create_user, grant_membership
 from orgpulse.catalog import Catalog, catalog_of
@@ -171,13 +169,21 @@ def org_rows(conn: Connection) -> list[tuple[int, str, str, str]]:
     return [(r[0], r[1], r[2], r[3]) for r in rows]
 
 
-def build_users(settings: Settings, orgs: list[int], managers: int) -> str:
-    """A cs_leader with an API token (returned) and account managers holding 50 orgs each."""
+def leader_token(settings: Settings) -> str:
+    """A new API token for the cs_leader the build created."""
     with unscoped(app_engine(settings)) as conn:
-        leader = create_user(
+        leader = conn.execute(
+            text("SELECT user_id FROM users WHERE email = 'vp@bench.test'")
+        ).scalar_one()
+        return create_api_token(conn, user_id=leader, name="bench")
+
+
+def build_users(settings: Settings, orgs: list[int], managers: int) -> None:
+    """A cs_leader and account managers holding 50 orgs each."""
+    with unscoped(app_engine(settings)) as conn:
+        create_user(
             conn, email="vp@bench.test", password=None, display_name="VP", role=Role.CS_LEADER
         )
-        token = create_api_token(conn, user_id=leader, name="bench")
         per = max(1, len(orgs) // max(1, managers))
         for a in range(managers):
             mine = orgs[a * per : (a + 1) * per]
@@ -193,7 +199,6 @@ def build_users(settings: Settings, orgs: list[int], managers: int) -> str:
             )
             for org_id in mine[1:]:
                 grant_membership(conn, user_id=user, org_id=org_id, role=Role.ACCOUNT_MANAGER)
-    return token
 
 
 # ---------------------------------------------------------------------------- 2. synthetic rollups
@@ -386,7 +391,7 @@ BIG_SETUP = [
         SELECT bd.member_id, bd.unit_id, bd.role, bd.day,
                timezone(:tz, CAST(bd.day AS timestamp) + interval '7 hours'
                              + random() * interval '13 hours') AS t,
-               CAST(floor(random() * 3) AS int) AS pages
+               CAST(floor(random() * (:pages + 1)) AS int) AS pages
         FROM bd, generate_series(1, bd.sessions)
         """
     ),
@@ -525,6 +530,7 @@ def fill_big_org(
         "org": org_id,
         "tz": tz,
         "days": args.days,
+        "pages": args.pages_per_session,
         "today": today,
         "first": today - timedelta(days=args.days - 1),
         "now": now,
@@ -934,6 +940,11 @@ def measure(
         out["scored"] = sum(1 for a in body["accounts"] if a["score"] is not None)
         out["changed"] = sum(1 for a in body["accounts"] if a["change_30d"] is not None)
         out["results"]["portfolio"] = summarize(times)
+        # The default page (50 accounts) still reads every account: bands, aggregates, top/bottom.
+        times = [
+            timed_get(client, "/api/v1/portfolio")[0] for _ in range(args.portfolio_requests)
+        ]
+        out["results"]["portfolio_page"] = summarize(times)
         log(f"  large org {big_slug!r}")
         for label, mq, oq in windows:
             mpath = f"/api/v1/orgs/{big_slug}/metrics{mq}"
@@ -977,21 +988,31 @@ def main() -> None:
     parser.add_argument("--long-window", type=int, default=365, help="0: skip that comparison")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument(
-        "--no-what-if",
-        action="store_true",
-        help="skip the second pass with plan_cache_mode=force_custom_plan for the app role",
+        "--pages-per-session",
+        type=int,
+        default=2,
+        help="largest number of page views per session of the large org (uniform from 0)",
+    )
+    parser.add_argument(
+        "--keep",
+        metavar="NAME",
+        help="build into database NAME on DATABASE_URL's server and keep it; reuse it when it"
+        " exists (for profiling: later runs skip the build)",
     )
     parser.add_argument("--explain", action="store_true", help="print EXPLAIN ANALYZE evidence")
     args = parser.parse_args()
     assert args.days <= 730, "retention is 730 days"
+    if args.keep:
+        settings, db_url, existed = kept_database(args.keep)
+        run(args, settings, db_url, reuse=existed)
+        return
     with bench_database("orgpulse_bench") as (settings, db_url):
-        run(args, settings, db_url)
+        run(args, settings, db_url, reuse=False)
 
 
-def run(args: argparse.Namespace, settings: Settings, db_url: str) -> None:
+def build(args: argparse.Namespace, settings: Settings, now: datetime) -> None:
+    """Fill an empty, migrated database with the benchmark's data."""
     catalog = catalog_of(settings)
-    now = datetime.now(UTC)
-
     log(f"directory: {args.orgs} orgs through ingestion (in-process)")
     build_directory(settings, args, now)
     owner = owner_engine(settings)
@@ -1000,16 +1021,33 @@ def run(args: argparse.Namespace, settings: Settings, db_url: str) -> None:
             orgs = org_rows(conn)
         all_ids = [o[0] for o in orgs]
         big = next(o for o in orgs if o[1] == BIG)
-        big_id, big_slug, big_tz = big[0], big[2], big[3]
-        token = build_users(settings, all_ids, args.managers)
+        build_users(settings, all_ids, args.managers)
         log(f"synthetic rollups for {len(orgs) - 1} orgs × {args.days} days")
-        fill_synthetic(conn, args, [o for o in all_ids if o != big_id], all_ids, now)
-        log(f"large org {big_slug!r}: raw events")
-        raw_events = fill_big_org(conn, args, big_id, big_tz, catalog, now)
+        fill_synthetic(conn, args, [o for o in all_ids if o != big[0]], all_ids, now)
+        log(f"large org {big[2]!r}: raw events")
+        fill_big_org(conn, args, big[0], big[3], catalog, now)
         written = fill_snapshots(conn, catalog, orgs, all_ids, now, args.snapshot_days)
         log(f"health snapshots: {written:,} rows")
     with owner.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
         conn.execute(text("VACUUM ANALYZE"))
+
+
+def run(args: argparse.Namespace, settings: Settings, db_url: str, *, reuse: bool) -> None:
+    catalog = catalog_of(settings)
+    now = datetime.now(UTC)
+    if reuse:
+        log("reusing the kept database's data (built earlier; --pages-per-session etc. ignored)")
+    else:
+        build(args, settings, now)
+    owner = owner_engine(settings)
+    with owner.connect() as conn:
+        with conn.begin():
+            orgs = org_rows(conn)
+        all_ids = [o[0] for o in orgs]
+        big = next(o for o in orgs if o[1] == BIG)
+        big_id, big_slug, big_tz = big[0], big[2], big[3]
+    token = leader_token(settings)
+    with owner.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
         sizes = conn.execute(
             text(
                 "SELECT c.relname, c.reltuples::bigint,"
@@ -1039,7 +1077,8 @@ def run(args: argparse.Namespace, settings: Settings, db_url: str) -> None:
             )
             for t in BIG_TABLES
         }
-    log("data ready (VACUUM ANALYZE done)")
+    raw_events = big_rows["events"]
+    log("data ready")
     for name, rows, size in [("events", events_rows, events_size), *sizes]:
         mine = f" (large org: {big_rows[name]:,})" if name in big_rows else ""
         print(f"    {name:22s} {rows:>12,} rows  {size:>8s}{mine}")
@@ -1067,7 +1106,7 @@ def run(args: argparse.Namespace, settings: Settings, db_url: str) -> None:
         compare(settings, catalog, args, org_id=big_id, tz=big_tz, big=b) for b in shipped["big"]
     ]
     # In-process breakdown of the portfolio (no HTTP, no auth, no audit).
-    with scoped(app_engine(settings), TenantScope.of(all_ids)) as conn:
+    with scoped(app_engine(settings), TenantScope.all_orgs(all_ids, user_id=None)) as conn:
         sql_ms, _ = best_of(lambda: conn.execute(PORTFOLIO_SQL, {"until": now.date()}).all(), 10)
         svc_ms, _ = best_of(
             lambda: portfolio(conn=conn, catalog=catalog, now=now, per_page=500), 10
@@ -1084,27 +1123,9 @@ def run(args: argparse.Namespace, settings: Settings, db_url: str) -> None:
     if args.explain:
         explain(settings, big_id, big_tz, all_ids, now)
 
-    what_if = None
-    if not args.no_what_if:
-        log(
-            "pass 2 (what-if, not the shipped app): plan_cache_mode=force_custom_plan"
-            " for the app role"
-        )
-        database = make_url(db_url).database
-        with owner.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-            conn.execute(
-                text(
-                    f'ALTER ROLE "{settings.app_db_role}" IN DATABASE "{database}"'
-                    " SET plan_cache_mode = force_custom_plan"
-                )
-            )
-        with server(settings, db_url, args.workers) as url:
-            what_if = measure(url, token, args, **common)
-
     report(
         args,
         shipped,
-        what_if,
         comparisons,
         orgs=len(orgs),
         raw_events=raw_events,
@@ -1201,7 +1222,7 @@ def explain(settings: Settings, org_id: int, tz: str, all_ids: list[int], now: d
             print(f"\nEXPLAIN ANALYZE distinct_actors (active members, 7 days), {mode}:")
             print("\n".join(plan.scalars()))
         conn.execute(text("DEALLOCATE bench_da"))
-    with scoped(app_engine(settings), TenantScope.of(all_ids)) as conn:
+    with scoped(app_engine(settings), TenantScope.all_orgs(all_ids, user_id=None)) as conn:
         plan = conn.execute(
             text("EXPLAIN (ANALYZE, BUFFERS) " + str(PORTFOLIO_SQL)), {"until": now.date()}
         )
@@ -1212,7 +1233,6 @@ def explain(settings: Settings, org_id: int, tz: str, all_ids: list[int], now: d
 def report(
     args: argparse.Namespace,
     shipped: dict[str, Any],
-    what_if: dict[str, Any] | None,
     comparisons: list[dict[str, Any]],
     *,
     orgs: int,
@@ -1221,10 +1241,8 @@ def report(
     portfolio_breakdown: tuple[float, float, float | None],
     server_version: str,
 ) -> None:
-    bars = {"metrics": 100.0, "overview": 100.0, "portfolio": 50.0}
+    bars = {"metrics": 100.0, "overview": 100.0, "portfolio": 50.0, "portfolio_page": 50.0}
     passes = [("as shipped", shipped)]
-    if what_if is not None:
-        passes.append(("what-if: force_custom_plan", what_if))
     print()
     print(
         f"machine: {platform.machine()}, {os.cpu_count()} cores, Python "
@@ -1269,6 +1287,7 @@ def report(
         "metrics": "`GET /api/v1/orgs/{org}/metrics`",
         "overview": "`GET /api/v1/orgs/{org}/overview`",
         "portfolio": "`GET /api/v1/portfolio?per_page=500` (cs_leader)",
+        "portfolio_page": "`GET /api/v1/portfolio` (cs_leader, default page of 50)",
     }
     print("\nMarkdown rows:")
     print("| date | data | run | endpoint | n | p50 | p95 | p99 | bar | met |")

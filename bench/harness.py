@@ -13,12 +13,25 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
 
 from orgpulse.core.config import Settings
 from orgpulse.core.db import scratch_database
 from orgpulse.core.migrate import upgrade
 
 APP_PASSWORD = "bench-password"  # noqa: S105 - a throwaway role in a throwaway database
+
+
+def bench_settings(db_url: str) -> Settings:
+    return Settings(
+        database_url=db_url,
+        app_db_role="orgpulse_bench_app",
+        app_db_password=APP_PASSWORD,
+        secret_key="bench",
+        jobs_enabled=False,
+        environment="test",
+    )
 
 
 @contextmanager
@@ -30,16 +43,32 @@ def bench_database(prefix: str) -> Iterator[tuple[Settings, str]]:
             os.environ.get("DATABASE_URL"), prefix=prefix, workdir=Path(workdir)
         ) as db_url,
     ):
-        settings = Settings(
-            database_url=db_url,
-            app_db_role="orgpulse_bench_app",
-            app_db_password=APP_PASSWORD,
-            secret_key="bench",
-            jobs_enabled=False,
-            environment="test",
-        )
+        settings = bench_settings(db_url)
         upgrade(settings)
         yield settings, db_url
+
+
+def kept_database(name: str) -> tuple[Settings, str, bool]:
+    """The database ``name`` on ``DATABASE_URL``'s server, created and migrated if missing.
+
+    Returns its settings, URL and whether it already existed (its data can be reused).
+    """
+    server_url = os.environ.get("DATABASE_URL")
+    if not server_url:
+        raise SystemExit("--keep needs DATABASE_URL (a server that outlives the run)")
+    base = make_url(server_url).set(drivername="postgresql+psycopg")
+    admin = create_engine(base, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        existed = bool(
+            conn.execute(text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name}).scalar()
+        )
+        if not existed:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+    db_url = base.set(database=name).render_as_string(hide_password=False)
+    settings = bench_settings(db_url)
+    upgrade(settings)
+    return settings, db_url, existed
 
 
 @contextmanager
