@@ -15,6 +15,7 @@ MetricKind = Literal[
     "timely_share",
     "completion",
     "active_units",
+    "coverage",
     "checklist",
     "external",
 ]
@@ -75,6 +76,8 @@ class Metric(_Strict):
     funnel: str | None = None
     older_than_days: int = Field(default=7, ge=0)
     within_days: int = Field(default=7, ge=0)
+    tag_property: str | None = Field(default=None, min_length=1)
+    required_trait: str | None = Field(default=None, min_length=1)
     action: str | None = None
     runbook: str | None = None
 
@@ -97,10 +100,14 @@ class Metric(_Strict):
             "timely_share": ("pair",),
             "completion": ("funnel",),
             "active_units": (),
+            "coverage": ("events", "tag_property", "required_trait"),
         }
         for name in needs.get(self.kind, ()):
             if not getattr(self, name):
                 raise ValueError(f"kind {self.kind!r} requires {name!r}")
+        for name in ("tag_property", "required_trait"):
+            if self.kind != "coverage" and getattr(self, name) is not None:
+                raise ValueError(f"{name!r} applies only to kind 'coverage'")
         return self
 
     @property
