@@ -1,4 +1,5 @@
-"""Catalog definitions: metrics, pairs, funnels and health-score profiles (validated, frozen)."""
+"""Catalog definitions: metrics, pairs, funnels, blockers and health-score profiles (validated,
+frozen)."""
 
 from __future__ import annotations
 
@@ -116,6 +117,27 @@ class Metric(_Strict):
         return self.good is not None and self.bad is not None
 
 
+class Blocker(_Strict):
+    """Something that stops a rollout, with what to do about it.
+
+    It is active when the org has never sent any of ``missing_events`` (e.g. no roster sync
+    ever completed), or when ``metric`` is on the bad side of its ``bad`` threshold.
+    """
+
+    key: str
+    label: str = Field(min_length=1)
+    action: str = Field(min_length=1)
+    runbook: str | None = None
+    missing_events: tuple[EventName, ...] = ()
+    metric: str | None = Field(default=None, min_length=1)
+
+    @model_validator(mode="after")
+    def _one_condition(self) -> Blocker:
+        if bool(self.missing_events) == (self.metric is not None):
+            raise ValueError("set exactly one condition: 'missing_events' or 'metric'")
+        return self
+
+
 class Adoption(_Strict):
     """The adoption list: who the people are and which events show their adoption."""
 
@@ -136,6 +158,7 @@ class Catalog(_Strict):
     pairs: dict[str, Pair] = {}
     funnels: dict[str, Funnel] = {}
     profiles: dict[str, dict[str, float]] = {}
+    blockers: dict[str, Blocker] = {}
     adoption: Adoption = Adoption()
     sources: tuple[str, ...] = ()
 

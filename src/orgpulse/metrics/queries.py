@@ -123,3 +123,11 @@ def coverage() -> TextClause:
         " SELECT (SELECT count(*) FROM required), (SELECT count(*) FROM tagged)"
     )
 
+
+def event_totals() -> TextClause:
+    """All-time event counts of the whole org per name in :names (from the daily rollup)."""
+    return text(
+        "SELECT name, sum(events) FROM rollup_daily_events"
+        " WHERE org_id = :org AND name = ANY(CAST(:names AS text[]))"
+        " GROUP BY name"
+    )
