@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import date, datetime
 
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import text
 
-from datasets import build_acme, build_lakeside, frozen_clock, in_org, track
+from datasets import build_acme, build_lakeside, in_org, track
 from factories import Factory
 from orgpulse.auth import Role
 from orgpulse.catalog import Blocker
@@ -93,11 +92,6 @@ def test_blockers_keep_catalog_order_and_explain_themselves() -> None:
 
 
 # ---------------------------------------------------------------- through the health service
-@pytest.fixture
-def frozen() -> Iterator[datetime]:
-    yield from frozen_clock()
-
-
 def blockers_of(client: TestClient, factory: Factory, org: int, slug: str,
                 query: str = "") -> list[str]:
     factory.login(client, factory.user(Role.ORG_ADMIN, org_id=org))

@@ -3,20 +3,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import datetime
 
 import pytest
 from fastapi.testclient import TestClient
 
-from datasets import build_lakeside, frozen_clock, track
+from datasets import build_lakeside, track
 from factories import Factory
 from orgpulse.auth import Role
-
-
-@pytest.fixture
-def frozen() -> Iterator[datetime]:
-    yield from frozen_clock()
 
 
 @pytest.fixture
