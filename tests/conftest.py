@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +18,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine, text
 from sqlalchemy.engine import make_url
 
+from datasets import frozen_clock
 from factories import Factory
 from orgpulse.core.config import Settings
 from orgpulse.core.db import app_engine, owner_engine, scratch_database
@@ -86,6 +88,12 @@ def app(settings: Settings) -> Any:
 def client(app: Any) -> Iterator[TestClient]:
     with TestClient(app, base_url="http://testserver") as c:
         yield c
+
+
+@pytest.fixture
+def frozen() -> Iterator[datetime]:
+    """The clock stopped at ``datasets.NOW`` for the test."""
+    yield from frozen_clock()
 
 
 @pytest.fixture

@@ -68,3 +68,47 @@ def build_acme(factory: Factory) -> int:
     result = factory.send(events)
     assert (result.accepted, result.rejections) == (len(events), [])
     return org
+
+
+def in_org(org: str, message: dict[str, Any]) -> dict[str, Any]:
+    """The message attributed to ``org`` through ``context.groupId``."""
+    return {**message, "context": {"groupId": org}}
+
+
+def build_lakeside(factory: Factory) -> int:
+    """Lakeside District (UTC): 2 schools, required standards S1–S4; see the comments below."""
+    org = factory.org("lakeside", "Lakeside District", units=("north", "south"))
+    factory.send([
+        # S1 is listed twice: the district requires 4 distinct standards.
+        {"type": "group", "groupId": "lakeside", "timestamp": at(0, hour=12),
+         "traits": {"required_standards": ["S1", "S2", "S3", "S4", "S1"]}},
+        *[{"type": "identify", "userId": u, "traits": {"role": r, "unit": f"lakeside-{unit}"},
+           "context": {"groupId": "lakeside"}, "timestamp": at(200)}
+          for u, r, unit in (("t1", "teacher", "north"), ("t2", "teacher", "south"),
+                             ("s1", "student", "north"), ("s2", "student", "south"))],
+    ])
+    events = [
+        # Standards (90-day window 2026-03-18 .. 2026-06-15):
+        track("t1", "Assignment Created", 2, assignment_id="a1", standards="S1"),  # a string
+        track("t1", "Assignment Created", 10, assignment_id="a2", standards=["S2", "X9"]),  # X9
+        track("t2", "Assignment Created", 5, assignment_id="a3", standards=["S3"]),  # south
+        track("t1", "Assignment Created", 89, assignment_id="a4", standards=["S2"]),  # in window
+        # S4 is never tagged inside the window on an assignment:
+        track("t1", "Assignment Created", 95, assignment_id="a5", standards="S4"),  # too old
+        track("t1", "Login", 3, standards="S4"),  # not an assignment
+        track("t1", "Assignment Created", 1, assignment_id="a6", standards={"code": "S4"}),
+        # Submissions in 30 days: s1 24 (north), one more 35 days ago (outside).
+        *[track("s1", "Submission Created", d, submission_id=f"sub{d}") for d in range(1, 25)],
+        track("s1", "Submission Created", 35, submission_id="sub35"),
+        # Resubmission requests: 3 within 30 days, one 40 days ago (outside).
+        *[track("t1", "Resubmission Requested", d, submission_id=f"sub{d}") for d in (2, 7, 20)],
+        track("t1", "Resubmission Requested", 40, submission_id="sub-old"),
+        # Rostering synced once, long ago (blockers read all-time totals); no LMS connected.
+        track("t1", "Roster Sync Completed", 300),
+        # Uploads in 7 days: 20 started, 2 failed (10%, under the 15% "bad" threshold).
+        *[track("s2", "Upload Started", 1, upload_id=f"u{i}") for i in range(20)],
+        *[track("s2", "Upload Failed", 1, upload_id=f"u{i}") for i in range(2)],
+    ]
+    result = factory.send([in_org("lakeside", e) for e in events])
+    assert (result.accepted, result.rejections) == (len(events), [])
+    return org

@@ -6,6 +6,9 @@ import pytest
 
 from orgpulse.catalog import CatalogError, load_catalog
 
+COVERAGE = '[metrics.x]\nkind = "coverage"\nlabel = "X"\nexplanation = "e"\n'
+BLOCKER = '[blockers.x]\nlabel = "X"\naction = "Do it."\n'
+
 
 def test_shipped_catalog_loads_with_the_seed_profile() -> None:
     catalog = load_catalog()
@@ -20,9 +23,24 @@ def test_shipped_catalog_loads_with_the_seed_profile() -> None:
     assert catalog.profile("no-such-mode") == catalog.profile("default")
     assert {m.kind for m in catalog.metrics.values()} >= {
         "active_share", "count", "distinct", "ratio", "backlog", "timely_share", "completion",
-        "active_units", "checklist",
+        "active_units", "checklist", "coverage",
     }
     assert all(m.label and m.explanation for m in catalog.metrics.values())
+    # Quality flags are shown, not scored.
+    assert all("resubmit_rate" not in weights and "standards_coverage" not in weights
+               for weights in catalog.profiles.values())
+    coverage = catalog.metric("standards_coverage")
+    assert (coverage.events, coverage.tag_property, coverage.required_trait) == (
+        ("Assignment Created",), "standards", "required_standards"
+    )
+    assert catalog.metric("resubmit_rate").numerator == ("Resubmission Requested",)
+    assert {k: (b.missing_events, b.metric) for k, b in catalog.blockers.items()} == {
+        "rostering": (("Roster Sync Completed",), None),
+        "lms": (("LMS Connected",), None),
+        "sign_in": (("Login",), None),
+        "upload_failures": ((), "upload_failure_rate"),
+    }
+    assert all(b.label and b.action and b.runbook for b in catalog.blockers.values())
 
 
 def test_override_replaces_and_extends_entries(tmp_path: Path) -> None:
@@ -67,6 +85,31 @@ def test_override_replaces_and_extends_entries(tmp_path: Path) -> None:
          "profiles.default: unknown metric 'missing'"),
         ("[profiles.default]\nteacher_activation = -1\n",
          "profiles.default: weight of 'teacher_activation' must be a positive number"),
+        (COVERAGE + "tag_property = \"standards\"\nrequired_trait = \"required\"\n",
+         "metrics.x: Value error, kind 'coverage' requires 'events'"),
+        (COVERAGE + "events = [\"A\"]\nrequired_trait = \"required\"\n",
+         "metrics.x: Value error, kind 'coverage' requires 'tag_property'"),
+        (COVERAGE + "events = [\"A\"]\ntag_property = \"standards\"\n",
+         "metrics.x: Value error, kind 'coverage' requires 'required_trait'"),
+        (COVERAGE + "events = [\"A\"]\ntag_property = \"\"\nrequired_trait = \"required\"\n",
+         "metrics.x: tag_property: String should have at least 1 character"),
+        ("[metrics.x]\nkind = \"count\"\nlabel = \"X\"\nexplanation = \"e\"\nevents = [\"A\"]\n"
+         "tag_property = \"standards\"\n",
+         "metrics.x: Value error, 'tag_property' applies only to kind 'coverage'"),
+        (BLOCKER, "blockers.x: Value error, set exactly one condition: 'missing_events' or "
+         "'metric'"),
+        (BLOCKER + "missing_events = [\"A\"]\nmetric = \"upload_failure_rate\"\n",
+         "blockers.x: Value error, set exactly one condition"),
+        (BLOCKER + "metric = \"nope\"\n", "blockers.x: unknown metric 'nope'"),
+        (BLOCKER + "metric = \"assessments_assigned_7d\"\n",
+         "blockers.x: metric 'assessments_assigned_7d' has no 'bad' threshold"),
+        ("[blockers.x]\nlabel = \"X\"\nmissing_events = [\"A\"]\n",
+         "blockers.x: action: Field required"),
+        (BLOCKER + "missing_events = [\"\"]\n",
+         "blockers.x: missing_events.0: String should have at least 1 character"),
+        (BLOCKER + "missing_events = [\"A\"]\nwhen = \"always\"\n",
+         "blockers.x: when: Extra inputs are not permitted"),
+        ("blockers = 3\n", "[blockers] must be a table"),
         ("[dashboards]\nx = 1\n", "unknown section(s) dashboards"),
         ("[metrics.x\n", "not valid TOML"),
     ],

@@ -17,7 +17,7 @@ CATALOG = {
     "Login", "Login Failed", "Roster Sync Completed", "Roster Sync Failed", "Assignment Created",
     "Submission Created", "Submission Scored", "Upload Started", "Upload Failed",
     "Course Enrolled", "Lesson Completed", "Risk Flagged", "Risk Resolved", "Intervention Logged",
-    "Intervention Outcome", "SSO Configured",
+    "Intervention Outcome", "SSO Configured", "LMS Connected", "Resubmission Requested",
 }  # fmt: skip
 
 
@@ -141,6 +141,41 @@ def test_activity_uses_the_catalog_and_both_attribution_paths(
         m["properties"]["submission_id"] for m in activity if m.get("event") == "Submission Created"
     }
     assert scored < submitted  # every score has its submission; some are never scored
+
+
+def test_implementation_signals_vary_between_orgs() -> None:
+    messages = [m for b in _batches(orgs=20, days=45, seed=4) for m in b]
+    users = _org_of(messages)
+    orgs = {m["groupId"]: m["traits"] for m in messages if m["type"] == "group" and "userId" in m}
+    senders: dict[str, set[str]] = {}
+    for m in messages:
+        if m["type"] == "track":
+            senders.setdefault(m["event"], set()).add(users[m["userId"]])
+    # Most orgs roster and connect an LMS, not all: the blockers have something to show.
+    for event in ("Roster Sync Completed", "LMS Connected"):
+        assert len(orgs) // 2 < len(senders[event]) < len(orgs), event
+    lms = Counter(users[m["userId"]] for m in messages if m.get("event") == "LMS Connected")
+    assert set(lms.values()) == {1}
+    # Resubmissions are requested for scored submissions, a small share of all.
+    track = [m for m in messages if m["type"] == "track"]
+    scored = {m["properties"]["submission_id"] for m in track if m["event"] == "Submission Scored"}
+    resubmits = [m for m in track if m["event"] == "Resubmission Requested"]
+    submitted = sum(1 for m in track if m["event"] == "Submission Created")
+    assert {m["properties"]["submission_id"] for m in resubmits} <= scored
+    assert 0.005 < len(resubmits) / submitted < 0.15
+    # Some districts require standards; only their assignments are tagged, as a string or list.
+    required = {g: t["required_standards"] for g, t in orgs.items() if "required_standards" in t}
+    assert required and all(orgs[g]["kind"] == "district" for g in required)
+    assert any(t["kind"] == "district" and g not in required for g, t in orgs.items())
+    tags: dict[str, set[str]] = {}
+    for m in track:
+        if m["event"] == "Assignment Created" and "standards" in m["properties"]:
+            value = m["properties"]["standards"]
+            tags.setdefault(users[m["userId"]], set()).update(
+                [value] if isinstance(value, str) else value
+            )
+    assert set(tags) == set(required)
+    assert any(not set(required[g]) <= tags[g] for g in required)  # coverage below 100%
 
 
 def test_orgs_follow_their_trajectories(trajectories: list[list[dict[str, Any]]]) -> None:

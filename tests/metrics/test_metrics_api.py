@@ -3,21 +3,15 @@ event list below (see the comments), independently of the SQL."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime
 
 import pytest
 from fastapi.testclient import TestClient
 
-from datasets import NOW, at, build_acme, frozen_clock
+from datasets import NOW, at, build_acme
 from factories import Factory, iso
 from orgpulse.auth import Role
 from orgpulse.core import clock
-
-
-@pytest.fixture
-def frozen() -> Iterator[datetime]:
-    yield from frozen_clock()
 
 
 @pytest.fixture

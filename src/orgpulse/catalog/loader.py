@@ -14,12 +14,12 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from orgpulse.catalog.models import Adoption, Catalog, Funnel, Metric, Pair
+from orgpulse.catalog.models import Adoption, Blocker, Catalog, Funnel, Metric, Pair
 from orgpulse.core.config import Settings
 
 DEFAULTS = "defaults.toml"
-SECTIONS = ("pairs", "funnels", "metrics", "profiles", "adoption")
-KEYED = ("pairs", "funnels", "metrics", "profiles")
+SECTIONS = ("pairs", "funnels", "metrics", "profiles", "blockers", "adoption")
+KEYED = ("pairs", "funnels", "metrics", "profiles", "blockers")
 
 
 class CatalogError(ValueError):
@@ -69,7 +69,7 @@ def build_catalog(layers: list[tuple[str, dict[str, Any]]]) -> Catalog:
         for key, (source, value) in merged[section].items():
             if not isinstance(value, dict):
                 raise CatalogError(f"{source}: {section}.{key}: must be a table")
-            payload = {"key": key, **value} if model is Metric else value
+            payload = {"key": key, **value} if model in (Metric, Blocker) else value
             try:
                 out[key] = model.model_validate(payload)
             except ValidationError as exc:
@@ -85,6 +85,18 @@ def build_catalog(layers: list[tuple[str, dict[str, Any]]]) -> Catalog:
             raise CatalogError(f"{source}: metrics.{key}: unknown pair {metric.pair!r}")
         if metric.funnel is not None and metric.funnel not in funnels:
             raise CatalogError(f"{source}: metrics.{key}: unknown funnel {metric.funnel!r}")
+    blockers: dict[str, Blocker] = entries("blockers", Blocker)
+    for key, blocker in blockers.items():
+        source = merged["blockers"][key][0]
+        if blocker.metric is None:
+            continue
+        if blocker.metric not in metrics:
+            raise CatalogError(f"{source}: blockers.{key}: unknown metric {blocker.metric!r}")
+        if metrics[blocker.metric].bad is None:
+            raise CatalogError(
+                f"{source}: blockers.{key}: metric {blocker.metric!r} has no 'bad' threshold, "
+                "so it cannot raise a blocker"
+            )
     profiles: dict[str, dict[str, float]] = {}
     for name, (source, weights) in merged["profiles"].items():
         if not isinstance(weights, dict) or not weights:
@@ -117,6 +129,7 @@ def build_catalog(layers: list[tuple[str, dict[str, Any]]]) -> Catalog:
         pairs=pairs,
         funnels=funnels,
         profiles=profiles,
+        blockers=blockers,
         adoption=adoption_model,
         sources=sources,
     )

@@ -1,4 +1,5 @@
-"""Catalog definitions: metrics, pairs, funnels and health-score profiles (validated, frozen)."""
+"""Catalog definitions: metrics, pairs, funnels, blockers and health-score profiles (validated,
+frozen)."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ MetricKind = Literal[
     "timely_share",
     "completion",
     "active_units",
+    "coverage",
     "checklist",
     "external",
 ]
@@ -75,6 +77,8 @@ class Metric(_Strict):
     funnel: str | None = None
     older_than_days: int = Field(default=7, ge=0)
     within_days: int = Field(default=7, ge=0)
+    tag_property: str | None = Field(default=None, min_length=1)
+    required_trait: str | None = Field(default=None, min_length=1)
     action: str | None = None
     runbook: str | None = None
 
@@ -97,16 +101,41 @@ class Metric(_Strict):
             "timely_share": ("pair",),
             "completion": ("funnel",),
             "active_units": (),
+            "coverage": ("events", "tag_property", "required_trait"),
         }
         for name in needs.get(self.kind, ()):
             if not getattr(self, name):
                 raise ValueError(f"kind {self.kind!r} requires {name!r}")
+        for name in ("tag_property", "required_trait"):
+            if self.kind != "coverage" and getattr(self, name) is not None:
+                raise ValueError(f"{name!r} applies only to kind 'coverage'")
         return self
 
     @property
     def scorable(self) -> bool:
         """Whether the metric has thresholds, so it can be a health-score component."""
         return self.good is not None and self.bad is not None
+
+
+class Blocker(_Strict):
+    """Something that stops a rollout, with what to do about it.
+
+    It is active when the org has never sent any of ``missing_events`` (e.g. no roster sync
+    ever completed), or when ``metric`` is on the bad side of its ``bad`` threshold.
+    """
+
+    key: str
+    label: str = Field(min_length=1)
+    action: str = Field(min_length=1)
+    runbook: str | None = None
+    missing_events: tuple[EventName, ...] = ()
+    metric: str | None = Field(default=None, min_length=1)
+
+    @model_validator(mode="after")
+    def _one_condition(self) -> Blocker:
+        if bool(self.missing_events) == (self.metric is not None):
+            raise ValueError("set exactly one condition: 'missing_events' or 'metric'")
+        return self
 
 
 class Adoption(_Strict):
@@ -129,6 +158,7 @@ class Catalog(_Strict):
     pairs: dict[str, Pair] = {}
     funnels: dict[str, Funnel] = {}
     profiles: dict[str, dict[str, float]] = {}
+    blockers: dict[str, Blocker] = {}
     adoption: Adoption = Adoption()
     sources: tuple[str, ...] = ()
 

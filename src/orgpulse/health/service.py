@@ -9,8 +9,21 @@ from sqlalchemy import Connection, text
 
 from orgpulse.catalog import Catalog
 from orgpulse.core import clock
+from orgpulse.health.blockers import (
+    ActiveBlocker,
+    active_blockers,
+    blocker_events,
+    blocker_metrics,
+)
 from orgpulse.health.scoring import ComponentInput, HealthScore, score_components
-from orgpulse.metrics import MetricValue, OrgView, UnitRef, compute_for_view, org_view
+from orgpulse.metrics import (
+    MetricValue,
+    OrgView,
+    UnitRef,
+    compute_for_view,
+    event_totals,
+    org_view,
+)
 
 
 class Trend(BaseModel):
@@ -29,6 +42,7 @@ class OrgHealth(BaseModel):
     profile: str
     health: HealthScore
     trend: Trend
+    blockers: list[ActiveBlocker]
 
 
 def profile_for(catalog: Catalog, view: OrgView) -> str:
@@ -63,6 +77,24 @@ def score_view(
             )
         )
     return score_components(inputs), values
+
+
+def blockers_of(
+    conn: Connection,
+    *,
+    catalog: Catalog,
+    view: OrgView,
+    day: date,
+    computed: list[MetricValue],
+) -> list[ActiveBlocker]:
+    """The catalog blockers active for the view (``computed``: metrics already at hand)."""
+    have = {v.key for v in computed}
+    missing = [k for k in blocker_metrics(catalog.blockers) if k not in have]
+    values = computed + compute_for_view(
+        conn, catalog=catalog, view=view, keys=missing, today=day, window=None
+    )
+    totals = event_totals(conn, org_id=view.org_id, names=blocker_events(catalog.blockers))
+    return active_blockers(catalog.blockers, metrics=values, event_totals=totals)
 
 
 def trend_of(
@@ -108,11 +140,12 @@ def org_health(
     allowed_unit_ids: tuple[int, ...] | None = None,
     weeks: int = 8,
 ) -> OrgHealth:
-    """Return the current health score with components, drivers and trend."""
+    """Return the current health score with components, drivers, trend and active blockers."""
     view = org_view(conn, org_id=org_id, unit_ref=unit_ref, allowed_unit_ids=allowed_unit_ids)
     profile = profile_for(catalog, view)
     day = clock.local_date(now, view.timezone)
-    health, _ = score_view(conn, catalog=catalog, view=view, day=day, profile=profile)
+    health, values = score_view(conn, catalog=catalog, view=view, day=day, profile=profile)
+    blockers = blockers_of(conn, catalog=catalog, view=view, day=day, computed=values)
     # Org-level snapshots are unit 0; a viewer held to several units has no single trend.
     if view.unit_ids is None:
         unit_id = 0
@@ -133,4 +166,5 @@ def org_health(
         profile=profile,
         health=health,
         trend=trend,
+        blockers=blockers,
     )

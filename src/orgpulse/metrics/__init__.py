@@ -2,7 +2,7 @@
 
 from orgpulse.metrics.engine import MetricEngine, MetricValue, Window
 from orgpulse.metrics.scope import OrgView, UnitRef, org_view
-from orgpulse.metrics.service import OrgMetrics, compute_for_view, org_metrics
+from orgpulse.metrics.service import OrgMetrics, compute_for_view, event_totals, org_metrics
 
 __all__ = [
     "MetricEngine",
@@ -12,6 +12,7 @@ __all__ = [
     "UnitRef",
     "Window",
     "compute_for_view",
+    "event_totals",
     "org_metrics",
     "org_view",
 ]

@@ -212,6 +212,26 @@ class MetricEngine:
             ).one()
             num, den = float(completed), float(started)
             value = num / den if den else None
+        elif kind == "coverage":
+            start, end = window.bounds(self.zone)
+            required, covered = self.conn.execute(
+                queries.coverage(),
+                self._params(
+                    names=list(metric.events),
+                    prop=metric.tag_property,
+                    trait=metric.required_trait,
+                    start=start,
+                    end=end,
+                ),
+            ).one()
+            num, den = float(covered), float(required)
+            value = num / den if required else None
+            if not required:
+                status = "no_data"
+                detail = (
+                    "No required standards are configured for this organization"
+                    f" (its {metric.required_trait!r} trait)."
+                )
         else:  # checklist, external: sources that arrive with later capabilities
             num = den = value = None
             status = "no_data"

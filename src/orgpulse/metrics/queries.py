@@ -90,3 +90,44 @@ def funnel_completion() -> TextClause:
         " AND f.started_at >= :start AND f.started_at < :end"
         " AND (CAST(:units AS bigint[]) IS NULL OR f.unit_id = ANY(CAST(:units AS bigint[])))"
     )
+
+
+def _json_strings(value: str) -> str:
+    """SQL for the strings of a jsonb ``value``: a string is one, an array its elements."""
+    return (
+        f"jsonb_array_elements_text(CASE jsonb_typeof({value})"
+        f" WHEN 'array' THEN {value} WHEN 'string' THEN jsonb_build_array({value})"
+        " ELSE '[]'::jsonb END)"
+    )
+
+
+def coverage() -> TextClause:
+    """(required items in the org's :trait, those tagged by :names events in [:start, :end)).
+
+    Tags are the event property :prop. Only the catalogued names and the window are read, on
+    the ``(org_id, name, event_time)`` index of ``events``.
+    """
+    # Only constant fragments are interpolated (no input): S608 is about their concatenation.
+    return text(
+        "WITH required AS ("  # noqa: S608
+        "  SELECT DISTINCT r.item FROM orgs o,"
+        f"  LATERAL {_json_strings('o.traits -> CAST(:trait AS text)')} AS r(item)"
+        "  WHERE o.org_id = :org AND r.item <> ''),"
+        " tagged AS ("
+        "  SELECT DISTINCT t.tag FROM events e,"
+        f"  LATERAL {_json_strings('e.properties -> CAST(:prop AS text)')} AS t(tag)"
+        "  WHERE e.org_id = :org AND e.name = ANY(CAST(:names AS text[]))"
+        "  AND e.event_time >= :start AND e.event_time < :end"
+        "  AND (CAST(:units AS bigint[]) IS NULL OR e.unit_id = ANY(CAST(:units AS bigint[])))"
+        "  AND t.tag IN (SELECT item FROM required))"
+        " SELECT (SELECT count(*) FROM required), (SELECT count(*) FROM tagged)"
+    )
+
+
+def event_totals() -> TextClause:
+    """All-time event counts of the whole org per name in :names (from the daily rollup)."""
+    return text(
+        "SELECT name, sum(events) FROM rollup_daily_events"
+        " WHERE org_id = :org AND name = ANY(CAST(:names AS text[]))"
+        " GROUP BY name"
+    )

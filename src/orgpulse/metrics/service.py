@@ -10,6 +10,8 @@ from sqlalchemy import Connection
 from orgpulse.catalog import Catalog
 from orgpulse.core import clock
 from orgpulse.core.errors import InvalidInput, NotFound
+from orgpulse.core.tenancy import require_org
+from orgpulse.metrics import queries
 from orgpulse.metrics.engine import MetricEngine, MetricValue, Window
 from orgpulse.metrics.scope import OrgView, UnitRef, org_view
 
@@ -100,6 +102,15 @@ def org_metrics(
         window=window,
         metrics=values,
     )
+
+
+def event_totals(conn: Connection, *, org_id: int, names: list[str]) -> dict[str, int]:
+    """The whole org's all-time count of each event name (names never received are absent)."""
+    require_org(conn, org_id)
+    if not names:
+        return {}
+    rows = conn.execute(queries.event_totals(), {"org": org_id, "names": names})
+    return {name: int(total) for name, total in rows}
 
 
 TREND_WEEKS = (8, 26, 52)

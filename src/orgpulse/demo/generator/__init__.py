@@ -14,8 +14,15 @@ daily chance of being active moves smoothly along it, weekends and the late-Dece
 quieter. Half of the organizations send ``context.groupId`` with their activity, the other half
 leave it out so that OrgPulse attributes it through the member's organization.
 
-The output depends only on the arguments: one ``random.Random(seed)`` drives everything, nothing
-reads the wall clock or iterates a hash-ordered set. Activity timestamps lie in
+Implementation signals vary by org too: most orgs roster nightly and connect an LMS once, not
+all; teachers ask for a resubmission of a small share of the submissions they score; some
+districts require standards (``traits.required_standards``) and tag assignments with them
+(``properties.standards``), leaving some uncovered.
+
+The output depends only on the arguments: ``random.Random(seed)`` drives everything but those
+implementation signals, which draw from a second stream seeded from ``seed`` (so adding them
+left the rest of a seed's traffic unchanged); nothing reads the wall clock or iterates a
+hash-ordered set. Activity timestamps lie in
 ``[now - days, now - 1 minute)``; directory timestamps in ``[now - days, now - 61 seconds]``.
 """
 

@@ -20,6 +20,7 @@ from orgpulse.demo.generator.vocabulary import (
     _INTERVENTION_TYPES,
     _LOGIN_FAILURES,
     _MINUTE,
+    _RESUBMIT_REASONS,
     _RISK_LEVELS,
     _RISK_REASONS,
     _RISK_WEIGHTS,
@@ -29,6 +30,10 @@ from orgpulse.demo.generator.vocabulary import (
     _TABLE_SIZE,
     _UPLOAD_ERRORS,
 )
+
+
+def _unsent(*_: object) -> None:
+    """Stands in for ``_track`` for messages an org does not send."""
 
 
 class _Activity(_Population):
@@ -95,13 +100,20 @@ class _Activity(_Population):
                 "SSO Configured",
                 {"provider": rng.choice(_SSO_PROVIDERS)},
             )
+        if d == org.lms_day:
+            side = self.side
+            ts = prefix + minute_s[side.randint(0, maxmin)] + second[side.randrange(60)]
+            track(org, admin, ts, "LMS Connected", {"provider": org.lms})
+        # An org without rostering sends no sync, but its draws are made all the same so that
+        # the rest of its traffic does not depend on it.
+        sync = track if org.rostered else _unsent
         if not (weekend and org.kind == "employer"):
             sync_minute = (120 + int(r() * 60) - org.offset) % 1440
             if sync_minute <= maxmin:
                 u = (d - org.start) / max(1, org.end - org.start)
                 sync_id = org.next_id("sync")
                 if r() < org.sync_fail + org.sync_fail_drift * u:
-                    track(
+                    sync(
                         org,
                         admin,
                         at(sync_minute),
@@ -109,7 +121,7 @@ class _Activity(_Population):
                         {"sync_id": sync_id, "source": org.sis, "error": rng.choice(_SYNC_ERRORS)},
                     )
                 else:
-                    track(
+                    sync(
                         org,
                         admin,
                         at(sync_minute),
@@ -129,10 +141,11 @@ class _Activity(_Population):
             teachers = unit.teachers or [m for u in org.units for m in u.teachers]
             if teachers:
                 teacher = teachers[int(r() * len(teachers))]
+                ts = at(session_start())
                 track(
                     org,
                     teacher.user_id,
-                    at(session_start()),
+                    ts,
                     "Submission Scored",
                     {
                         "assignment_id": assignment_id,
@@ -140,6 +153,18 @@ class _Activity(_Population):
                         "score": 50 + int(r() * 51),
                     },
                 )
+                if self.side.random() < org.resubmit_rate:
+                    track(
+                        org,
+                        teacher.user_id,
+                        ts,
+                        "Resubmission Requested",
+                        {
+                            "assignment_id": assignment_id,
+                            "submission_id": submission_id,
+                            "reason": self.side.choice(_RESUBMIT_REASONS),
+                        },
+                    )
         for unit, flag_id, _risk in org.interventions.pop(d, ()):
             advisors = unit.advisors or [m for u in org.units for m in u.advisors]
             if not advisors:
@@ -244,13 +269,12 @@ class _Activity(_Population):
             elif role == "teacher" and not weekend and m.unit is not None and r() < 0.22:
                 assignment_id = org.next_id("asg")
                 m.unit.assignments.append((assignment_id, d))
-                track(
-                    org,
-                    uid,
-                    at(t),
-                    "Assignment Created",
-                    {"assignment_id": assignment_id, "due_in_days": 2 + int(r() * 12)},
-                )
+                ts = at(t)
+                props: Msg = {"assignment_id": assignment_id, "due_in_days": 2 + int(r() * 12)}
+                if org.taught_standards and self.side.random() < 0.85:
+                    tags = self.side.sample(org.taught_standards, self.side.randint(1, 3))
+                    props["standards"] = tags[0] if len(tags) == 1 else tags
+                track(org, uid, ts, "Assignment Created", props)
                 t = min(t + 1 + int(r() * 10), maxmin)
             if role != "admin" and role != "advisor" and r() < 0.12:
                 upload_id = org.next_id("upl")

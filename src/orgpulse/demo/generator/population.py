@@ -23,6 +23,7 @@ from orgpulse.demo.generator.vocabulary import (
     _HOLIDAY,
     _KIND_SHARES,
     _LAST_NAMES,
+    _LMS,
     _LOCAL_HOURS,
     _PLACES,
     _PROGRAMS,
@@ -32,6 +33,7 @@ from orgpulse.demo.generator.vocabulary import (
     _SIS,
     _SITE_CITIES,
     _SITE_KINDS,
+    _STANDARDS,
     _TABLE_SIZE,
     _TIMEZONES,
     _TRAJECTORY_SHARES,
@@ -99,6 +101,12 @@ class _Org:
     upload_fail: float = 0.05
     score_rate: float = 0.9
     intervention_rate: float = 0.8
+    rostered: bool = True
+    lms: str = ""
+    lms_day: int = -1
+    resubmit_rate: float = 0.03
+    required_standards: list[str] = field(default_factory=list)
+    taught_standards: list[str] = field(default_factory=list)
     serial: int = 0
     scores: dict[int, list[tuple[_Unit, str, str]]] = field(default_factory=dict)
     interventions: dict[int, list[tuple[_Unit, str, str]]] = field(default_factory=dict)
@@ -140,6 +148,9 @@ class _Population:
 
     def __init__(self, *, orgs: int, days: int, seed: int, now: datetime) -> None:
         self.rng = random.Random(seed)
+        # A second stream for the implementation signals (rostering, LMS, resubmissions,
+        # standards), so that adding them left every other message of a seed unchanged.
+        self.side = random.Random(f"{seed}:implementation")
         self.days = days
         self.now = now
         self.id_prefix = f"demo-{seed}-"
@@ -236,7 +247,25 @@ class _Population:
         org.courses = [(f"course-{n}-{k}", rng.randint(8, 20)) for k in range(rng.randint(3, 10))]
         self._levels(org)
         self._people(org)
+        self._implementation(org)
         return org
+
+    def _implementation(self, org: _Org) -> None:
+        """Rostering, LMS connection, resubmission habits and required standards."""
+        side = self.side
+        org.rostered = side.random() >= 0.12
+        if side.random() < 0.8:
+            org.lms = side.choice(_LMS)
+            org.lms_day = org.start + side.randint(0, 20)
+        few = side.random() >= 0.15
+        org.resubmit_rate = side.uniform(0.01, 0.06) if few else side.uniform(0.12, 0.3)
+        if org.kind == "district" and side.random() < 0.6:
+            required = side.sample(_STANDARDS, side.randint(8, 14))
+            others = [s for s in _STANDARDS if s not in required]
+            # Some required standards no assessment is aligned to: coverage below 100%.
+            untaught = side.choice((0, 0, 1, 2, 4))
+            org.required_standards = required
+            org.taught_standards = required[untaught:] + side.sample(others, 2)
 
     def _levels(self, org: _Org) -> None:
         """Per day: the org-wide activity level (a member's base chance of being active)."""
@@ -381,6 +410,11 @@ class _Population:
                 "plan": org.plan,
                 "trajectory": org.trajectory,
                 "seats": org.seats,
+                **(
+                    {"required_standards": list(org.required_standards)}
+                    if org.required_standards
+                    else {}
+                ),
                 **(
                     {
                         "churned_on": (self.first_midnight + timedelta(days=org.end))

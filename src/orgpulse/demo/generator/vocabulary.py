@@ -95,6 +95,17 @@ _SYNC_ERRORS = (
     "SIS timeout", "duplicate student id", "invalid credentials", "rate limited by SIS",
     "missing required field: grade",
 )  # fmt: skip
+_LMS = ("Canvas", "Schoology", "Google Classroom", "Moodle", "Blackboard", "Brightspace")
+_RESUBMIT_REASONS = ("missing pages", "wrong file", "illegible scan", "incomplete answers")
+_STANDARDS = tuple(
+    f"CCSS.{code}"
+    for code in (
+        "MATH.6.RP.A.1", "MATH.6.RP.A.3", "MATH.6.NS.B.3", "MATH.6.EE.A.2", "MATH.6.EE.B.7",
+        "MATH.7.RP.A.2", "MATH.7.NS.A.1", "MATH.7.EE.B.4", "MATH.7.G.B.6", "MATH.8.EE.C.8",
+        "MATH.8.F.A.1", "MATH.8.G.B.7", "ELA.RL.6.1", "ELA.RL.6.2", "ELA.RI.7.1", "ELA.RI.7.8",
+        "ELA.W.6.1", "ELA.W.7.2", "ELA.W.8.1", "ELA.SL.8.4",
+    )
+)  # fmt: skip
 _UPLOAD_ERRORS = ("network timeout", "file too large", "unsupported file type", "virus scan")
 _FILE_TYPES = ("pdf", "docx", "png", "jpg", "mp4", "pptx")
 _LOGIN_FAILURES = ("invalid password", "account locked", "sso assertion failed", "expired link")
