@@ -73,6 +73,7 @@ from orgpulse.ingestion import ingest
 from orgpulse.ingestion.queries import INSERT_EVENTS
 from orgpulse.ingestion.writer import Projections
 from orgpulse.metrics import org_metrics
+from orgpulse.metrics import queries as metric_queries
 
 BIG = "bd-big"
 TIMEZONES = ("America/New_York", "America/Chicago", "America/Denver", "America/Los_Angeles")
@@ -836,6 +837,19 @@ def raw_numbers(
                 },
             ).one()
             out[f"{key}.numerator"], out[f"{key}.denominator"] = float(completed), float(started)
+        elif m.kind == "coverage":
+            # The metric engine already reads raw events for this kind: the same query.
+            required, covered = conn.execute(
+                metric_queries.coverage(),
+                {
+                    **b,
+                    "units": None,
+                    "names": list(m.events),
+                    "prop": m.tag_property,
+                    "trait": m.required_trait,
+                },
+            ).one()
+            out[f"{key}.numerator"], out[f"{key}.denominator"] = float(covered), float(required)
     # The overview.
     period = bounds(overview["period_start"], overview["period_end"])
     today = date.fromisoformat(overview["period_end"])
@@ -941,9 +955,7 @@ def measure(
         out["changed"] = sum(1 for a in body["accounts"] if a["change_30d"] is not None)
         out["results"]["portfolio"] = summarize(times)
         # The default page (50 accounts) still reads every account: bands, aggregates, top/bottom.
-        times = [
-            timed_get(client, "/api/v1/portfolio")[0] for _ in range(args.portfolio_requests)
-        ]
+        times = [timed_get(client, "/api/v1/portfolio")[0] for _ in range(args.portfolio_requests)]
         out["results"]["portfolio_page"] = summarize(times)
         log(f"  large org {big_slug!r}")
         for label, mq, oq in windows:
