@@ -132,7 +132,7 @@ def portfolio(
         raise InvalidInput("page must be ≥ 1 and per_page between 1 and 500")
     until = month_end(month) if month else now.date()
     accounts: list[Account] = []
-    for r in conn.execute(PORTFOLIO_SQL, {"until": until}):
+    for r in conn.execute(PORTFOLIO_SQL, {"until": until}).all():
         top = r[7]
         accounts.append(
             Account(
