@@ -7,13 +7,13 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, text
+from sqlalchemy import Connection, Engine, text
 from typer.testing import CliRunner
 
 from datasets import NOW, at, build_acme, frozen_clock
@@ -313,30 +313,46 @@ def _logins(engine: Engine, org_id: int) -> int:
     return sum(r[3] for r in derived(engine, org_id)["rollup_daily_events"] if r[2] == "Login")
 
 
-def test_a_batch_waits_for_a_rebuild_in_progress(
-    engine: Engine, owner: Engine, factory: Factory, frozen: datetime, catalog: Catalog
-) -> None:
-    acme = build_acme(factory)
-    outcome: dict[str, Any] = {}
+def _race(
+    engine: Engine, owner: Engine, *, hold: Callable[[Connection], object], then: Callable[[], Any]
+) -> tuple[Any, set[str]]:
+    """Run ``hold`` in an open transaction, start ``then`` beside it, commit once ``then`` waits
+    for a lock; return what ``then`` returned and the kinds of lock it waited for."""
+    outcome: dict[str, object] = {}
 
-    def ingest_late_login() -> None:
+    def other() -> None:
         try:
-            outcome["accepted"] = factory.send([_late_login()]).accepted
-        except Exception as exc:  # reported below
+            outcome["result"] = then()
+        except Exception as exc:  # re-raised below
             outcome["error"] = exc
 
     with engine.connect() as conn:
         tx = conn.begin()
-        apply_scope(conn, TenantScope.of([acme]))
-        reproject_org(conn, org_id=acme, projections=Projections.of(catalog))
-        thread = threading.Thread(target=ingest_late_login)
+        hold(conn)
+        thread = threading.Thread(target=other)
         thread.start()
         try:
             waited_for = _wait_for_lock_wait(owner)
         finally:
             tx.commit()
         thread.join(30)
-    assert outcome == {"accepted": 1}
+    assert "error" not in outcome, repr(outcome.get("error"))
+    return outcome["result"], waited_for
+
+
+def test_a_batch_waits_for_a_rebuild_in_progress(
+    engine: Engine, owner: Engine, factory: Factory, frozen: datetime, catalog: Catalog
+) -> None:
+    acme = build_acme(factory)
+
+    def rebuild_uncommitted(conn: Connection) -> None:
+        apply_scope(conn, TenantScope.of([acme]))
+        reproject_org(conn, org_id=acme, projections=Projections.of(catalog))
+
+    sent, waited_for = _race(
+        engine, owner, hold=rebuild_uncommitted, then=lambda: factory.send([_late_login()])
+    )
+    assert sent.accepted == 1
     assert _logins(engine, acme) == 5  # 4 from the dataset + the late one, counted once
     settled = derived(engine, acme)
     rebuild_metrics(engine=engine, catalog=catalog, org_ids=[acme])
@@ -349,31 +365,18 @@ def test_a_rebuild_waits_for_a_batch_in_flight_and_includes_it(
 ) -> None:
     acme = build_acme(factory)
     projections = Projections.of(catalog)
-    outcome: dict[str, Any] = {}
 
-    def rebuild() -> None:
-        try:
-            outcome["events"] = rebuild_org(
-                engine=engine, org_id=acme, projections=projections
-            ).events
-        except Exception as exc:  # reported below
-            outcome["error"] = exc
-
-    with engine.connect() as conn:
-        tx = conn.begin()
+    def ingest_uncommitted(conn: Connection) -> None:
         messages = validate_batch({"batch": [_late_login()]}, received_at=NOW)[0]
         write_messages(
             conn, messages=messages, received_at=NOW, source="test", projections=projections
         )
-        thread = threading.Thread(target=rebuild)
-        thread.start()
-        try:
-            waited_for = _wait_for_lock_wait(owner)
-        finally:
-            tx.commit()
-        thread.join(30)
-    assert outcome == {"events": 53}
-    assert _logins(engine, acme) == 5
+
+    rebuilt, waited_for = _race(
+        engine, owner, hold=ingest_uncommitted,
+        then=lambda: rebuild_org(engine=engine, org_id=acme, projections=projections),
+    )
+    assert rebuilt.events == 53
+    assert _logins(engine, acme) == 5  # the batch's login counted once
     assert derived(engine, acme)["rollup_state"] == [(NOW, NOW, 53)]
     assert waited_for == {"advisory"}
-
