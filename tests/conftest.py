@@ -17,10 +17,11 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, text
 from sqlalchemy.engine import make_url
+from typer.testing import CliRunner
 
 from datasets import frozen_clock
 from factories import Factory
-from orgpulse.core.config import Settings
+from orgpulse.core.config import Settings, get_settings
 from orgpulse.core.db import app_engine, owner_engine, scratch_database
 from orgpulse.core.migrate import upgrade
 
@@ -94,6 +95,22 @@ def client(app: Any) -> Iterator[TestClient]:
 def frozen() -> Iterator[datetime]:
     """The clock stopped at ``datasets.NOW`` for the test."""
     yield from frozen_clock()
+
+
+@pytest.fixture
+def cli_env(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Iterator[CliRunner]:
+    """Point the CLI's settings (read from the environment, cached) at the test database."""
+    monkeypatch.setenv("DATABASE_URL", settings.database_url or "")
+    monkeypatch.setenv("ORGPULSE_APP_DB_ROLE", settings.app_db_role)
+    monkeypatch.setenv("ORGPULSE_APP_DB_PASSWORD", settings.app_db_password or "")
+    monkeypatch.setenv("ORGPULSE_DATA_DIR", str(settings.data_dir))
+    monkeypatch.setenv("ORGPULSE_SECRET_KEY", settings.secret_key or "")
+    monkeypatch.setenv("ORGPULSE_ENVIRONMENT", "test")
+    get_settings.cache_clear()
+    try:
+        yield CliRunner()
+    finally:
+        get_settings.cache_clear()
 
 
 @pytest.fixture

@@ -5,7 +5,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +15,7 @@ from sqlalchemy import Engine
 from typer.testing import CliRunner
 
 from orgpulse.cli.main import app as cli_app
-from orgpulse.core.config import Settings, get_settings
+from orgpulse.core.config import Settings
 from orgpulse.ingestion import importer
 from orgpulse.ingestion.importer import ImportSummary, import_file
 
@@ -190,22 +189,6 @@ def test_csv_without_a_type_column_is_refused(
 
 
 # ------------------------------------------------------------------------------ CLI
-
-
-@pytest.fixture
-def cli_env(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Iterator[CliRunner]:
-    """Point the CLI's settings (read from the environment, cached) at the test database."""
-    monkeypatch.setenv("DATABASE_URL", settings.database_url or "")
-    monkeypatch.setenv("ORGPULSE_APP_DB_ROLE", settings.app_db_role)
-    monkeypatch.setenv("ORGPULSE_APP_DB_PASSWORD", settings.app_db_password or "")
-    monkeypatch.setenv("ORGPULSE_DATA_DIR", str(settings.data_dir))
-    monkeypatch.setenv("ORGPULSE_SECRET_KEY", settings.secret_key or "")
-    monkeypatch.setenv("ORGPULSE_ENVIRONMENT", "test")
-    get_settings.cache_clear()
-    try:
-        yield CliRunner()
-    finally:
-        get_settings.cache_clear()
 
 
 def test_cli_import_prints_the_summary_and_writes_rejects(

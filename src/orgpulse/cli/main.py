@@ -26,6 +26,8 @@ app.add_typer(tokens_app, name="tokens")
 app.add_typer(keys_app, name="keys")
 health_app = typer.Typer(help="Health scores: snapshots and backtest.", no_args_is_help=True)
 app.add_typer(health_app, name="health")
+metrics_app = typer.Typer(help="Rollups and projections behind the metrics.", no_args_is_help=True)
+app.add_typer(metrics_app, name="metrics")
 err = Console(stderr=True)
 
 
@@ -240,6 +242,39 @@ def health_backtest(
         f"false alarms: {len(report.false_alarms)} of {len(report.others)} other organizations "
         f"({len(report.scorable_others)} had enough data to score)"
     )
+
+
+@metrics_app.command("rebuild")
+def metrics_rebuild(
+    org: Annotated[str | None, typer.Option(help="Org slug (or external id) to rebuild")] = None,
+    all_orgs: Annotated[bool, typer.Option("--all", help="Rebuild every org")] = False,
+) -> None:
+    """Rebuild rollups and projections from stored events (current catalog and timezones)."""
+    from orgpulse.catalog import catalog_of
+    from orgpulse.core.db import app_engine
+    from orgpulse.metrics import OrgRebuild, rebuild_metrics, resolve_orgs
+
+    if (org is None) == (not all_orgs):
+        raise _fail("give exactly one of --org SLUG or --all")
+    settings = get_settings()
+    engine = app_engine(settings)
+
+    def report(rebuilt: OrgRebuild) -> None:
+        rows = ", ".join(f"{table} {n}" for table, n in rebuilt.rows.items())
+        where = f"{rebuilt.slug} ({rebuilt.timezone})"
+        typer.echo(f"{where}: read {rebuilt.events} events; wrote {rows}")
+        bar.advance(task)
+
+    try:
+        org_ids = resolve_orgs(engine=engine, refs=None if org is None else [org])
+        with _progress() as bar:
+            task = bar.add_task("rebuilding metrics", total=len(org_ids))
+            done = rebuild_metrics(
+                engine=engine, catalog=catalog_of(settings), org_ids=org_ids, on_org=report
+            )
+    except OrgPulseError as exc:
+        raise _fail(exc.message) from None
+    typer.echo(f"rebuilt {len(done)} org(s) from {sum(r.events for r in done)} events")
 
 
 def _progress() -> Progress:

@@ -129,31 +129,16 @@ UPSERT_MEMBERS = text(
     " RETURNING org_id, external_user_id, member_id, unit_id"
 )
 
-INSERT_EVENTS = text(
-    """
-    WITH input AS (
-        SELECT * FROM jsonb_to_recordset(CAST(:rows AS jsonb)) AS t(
-            org_id bigint, event_time timestamptz, event_id uuid, message_id text, type text,
-            name text, member_id bigint, unit_id bigint, anonymous_id text, properties jsonb,
-            context jsonb)
-    ), fresh AS (
-        INSERT INTO event_dedup (org_id, message_id, received_at)
-        SELECT org_id, message_id, CAST(:received AS timestamptz) FROM input
-        ORDER BY org_id, message_id
-        ON CONFLICT DO NOTHING
-        RETURNING org_id, message_id
-    ), ins AS (
-        INSERT INTO events (org_id, event_time, event_id, message_id, type, name, member_id,
-                            unit_id, anonymous_id, received_at, properties, context)
-        SELECT i.org_id, i.event_time, i.event_id, i.message_id, i.type, i.name, i.member_id,
-               i.unit_id, i.anonymous_id, CAST(:received AS timestamptz), i.properties, i.context
-        FROM input i JOIN fresh f ON f.org_id = i.org_id AND f.message_id = i.message_id
-        RETURNING org_id, event_time, type, name, member_id, unit_id, properties
-    ), new AS (
+# The events to project arrive as a CTE named ``stored`` (org_id, event_time, type, name,
+# member_id, unit_id, properties, received_at): at ingest the rows just inserted, on a rebuild
+# every stored event of one org. The projection below is the one definition of every rollup, so
+# a rebuild produces exactly what ingesting the same events would have.
+_PROJECT_STORED = """
+    new AS (
         -- Days are the org's local calendar days (orgs.timezone), so "today" means the
         -- customer's today.
-        SELECT ins.*, CAST(timezone(o.timezone, ins.event_time) AS date) AS day
-        FROM ins JOIN orgs o ON o.org_id = ins.org_id
+        SELECT s.*, CAST(timezone(o.timezone, s.event_time) AS date) AS day
+        FROM stored s JOIN orgs o ON o.org_id = s.org_id
     ), daily AS (
         INSERT INTO rollup_daily_events AS r (org_id, day, unit_id, name, events)
         SELECT org_id, day, COALESCE(unit_id, 0), name, count(*)
@@ -246,8 +231,8 @@ INSERT_EVENTS = text(
     ), state AS (
         INSERT INTO rollup_state AS s (org_id, newest_event_at, last_received_at, last_rollup_at,
                                        events_total)
-        SELECT org_id, max(event_time), CAST(:received AS timestamptz), clock_timestamp(), count(*)
-        FROM ins GROUP BY org_id ORDER BY org_id
+        SELECT org_id, max(event_time), max(received_at), clock_timestamp(), count(*)
+        FROM stored GROUP BY org_id ORDER BY org_id
         ON CONFLICT (org_id) DO UPDATE SET
             newest_event_at = GREATEST(s.newest_event_at, excluded.newest_event_at),
             last_received_at = excluded.last_received_at,
@@ -255,10 +240,81 @@ INSERT_EVENTS = text(
             events_total = s.events_total + excluded.events_total
         RETURNING 1
     )
-    SELECT (SELECT count(*) FROM ins)
-         + 0 * ((SELECT count(*) FROM daily) + (SELECT count(*) FROM active)
-                + (SELECT count(*) FROM member_events) + (SELECT count(*) FROM pairs)
-                + (SELECT count(*) FROM funnels) + (SELECT count(*) FROM state))
+    SELECT (SELECT count(*) FROM stored) AS events,
+           (SELECT count(*) FROM daily) AS rollup_daily_events,
+           (SELECT count(*) FROM active) AS rollup_member_days,
+           (SELECT count(*) FROM member_events) AS rollup_member_events,
+           (SELECT count(*) FROM pairs) AS pair_items,
+           (SELECT count(*) FROM funnels) AS funnel_progress
+"""
+
+_NEW_EVENTS = """
+    input AS (
+        SELECT * FROM jsonb_to_recordset(CAST(:rows AS jsonb)) AS t(
+            org_id bigint, event_time timestamptz, event_id uuid, message_id text, type text,
+            name text, member_id bigint, unit_id bigint, anonymous_id text, properties jsonb,
+            context jsonb)
+    ), fresh AS (
+        INSERT INTO event_dedup (org_id, message_id, received_at)
+        SELECT org_id, message_id, CAST(:received AS timestamptz) FROM input
+        ORDER BY org_id, message_id
+        ON CONFLICT DO NOTHING
+        RETURNING org_id, message_id
+    ), stored AS (
+        INSERT INTO events (org_id, event_time, event_id, message_id, type, name, member_id,
+                            unit_id, anonymous_id, received_at, properties, context)
+        SELECT i.org_id, i.event_time, i.event_id, i.message_id, i.type, i.name, i.member_id,
+               i.unit_id, i.anonymous_id, CAST(:received AS timestamptz), i.properties, i.context
+        FROM input i JOIN fresh f ON f.org_id = i.org_id AND f.message_id = i.message_id
+        RETURNING org_id, event_time, type, name, member_id, unit_id, properties, received_at
+    ),
+"""
+
+_ORG_EVENTS = """
+    stored AS (
+        SELECT org_id, event_time, type, name, member_id, unit_id, properties, received_at
+        FROM events WHERE org_id = :org
+    ),
+"""
+
+# Ingest and a rebuild of the same org must not interleave: a rebuild deletes the org's rollups
+# and re-projects the events its snapshot sees, so a batch committing in between would either be
+# counted twice (its rollup rows inserted after the delete, its events seen by the projection) or
+# lost. A row lock on ``rollup_state`` cannot serve: ingest touches that row only inside the same
+# statement that writes the rollups (too late to order anything), and a new org has no row to
+# lock. So both take a transaction-scoped advisory lock per org before touching any rollup:
+# ingest shared (concurrent batches of one org add up correctly through their upserts), a rebuild
+# exclusive. The two-int form keeps these keys apart from the jobs' one-bigint keys; org ids are
+# folded into int4, where a collision only makes two orgs wait for each other.
+PROJECTION_LOCK_CLASS = 28528
+
+# Orgs in ascending order, so two batches never wait for each other's locks in a cycle.
+LOCK_PROJECTIONS_SHARED = text(
+    "SELECT count(pg_advisory_xact_lock_shared(:cls, CAST(o % 2147483648 AS integer)))"
+    " FROM (SELECT DISTINCT o FROM unnest(CAST(:orgs AS bigint[])) AS o ORDER BY o) AS s"
+)
+
+LOCK_PROJECTIONS_EXCLUSIVE = text(
+    "SELECT pg_advisory_xact_lock(:cls, CAST(CAST(:org AS bigint) % 2147483648 AS integer))"
+)
+
+# Inserts only the messages not seen before and projects exactly those rows.
+INSERT_EVENTS = text("WITH" + _NEW_EVENTS + _PROJECT_STORED)
+
+# Projects every stored event of ``:org`` into the rollups emptied by DELETE_ORG_PROJECTIONS.
+PROJECT_ORG_EVENTS = text("WITH" + _ORG_EVENTS + _PROJECT_STORED)
+
+DELETE_ORG_PROJECTIONS = text(
+    """
+    WITH daily AS (DELETE FROM rollup_daily_events WHERE org_id = :org RETURNING 1),
+    active AS (DELETE FROM rollup_member_days WHERE org_id = :org RETURNING 1),
+    member_events AS (DELETE FROM rollup_member_events WHERE org_id = :org RETURNING 1),
+    pairs AS (DELETE FROM pair_items WHERE org_id = :org RETURNING 1),
+    funnels AS (DELETE FROM funnel_progress WHERE org_id = :org RETURNING 1),
+    state AS (DELETE FROM rollup_state WHERE org_id = :org RETURNING 1)
+    SELECT (SELECT count(*) FROM daily) + (SELECT count(*) FROM active)
+         + (SELECT count(*) FROM member_events) + (SELECT count(*) FROM pairs)
+         + (SELECT count(*) FROM funnels) + (SELECT count(*) FROM state)
     """
 )
 

@@ -7,7 +7,8 @@ Order inside one transaction:
 3. open the tenant context for exactly the orgs this batch touches;
 4. upsert orgs/units/members (profile updates only when newer: replays and out-of-order
    messages cannot roll a profile back);
-5. insert into ``event_dedup`` → ``events`` → rollups in one statement, so only rows that were
+5. take the orgs' projection locks (shared: a rebuild of an org takes it exclusively), then
+   insert into ``event_dedup`` → ``events`` → rollups in one statement, so only rows that were
    new are counted;
 6. hold what no org can be found for, and re-attribute held messages whose group or user
    became known.
@@ -27,7 +28,7 @@ import orjson
 from sqlalchemy import Connection
 
 from orgpulse.catalog import Catalog
-from orgpulse.core.tenancy import TenantScope, apply_scope
+from orgpulse.core.tenancy import TenantScope, apply_scope, require_org
 from orgpulse.ingestion import queries as q
 from orgpulse.ingestion.validation import Message, Rejection
 
@@ -79,6 +80,14 @@ class Projections:
 
 
 NO_PROJECTIONS = Projections()
+
+
+@dataclass(frozen=True)
+class ProjectedRows:
+    """Events read and rows written per rollup/projection table by one projection."""
+
+    events: int
+    rows: dict[str, int]
 
 
 @dataclass
@@ -499,6 +508,10 @@ class _Batch:
                     "context": msg.context,
                 }
             )
+        self.conn.execute(
+            q.LOCK_PROJECTIONS_SHARED,
+            {"cls": q.PROJECTION_LOCK_CLASS, "orgs": sorted({r["org_id"] for r in rows})},
+        )
         # One JSON document per batch: PostgreSQL parses it in C, far cheaper than text arrays.
         inserted = self.conn.execute(
             q.INSERT_EVENTS,
@@ -509,7 +522,7 @@ class _Batch:
                 "funnels": self.projections.funnels,
             },
         )
-        return int(inserted.scalar_one())
+        return int(inserted.one().events)
 
     def hold(self, held: list[tuple[Message, str]], received_at: datetime) -> int:
         if not held:
@@ -596,3 +609,21 @@ def write_messages(
         },
     )
     return result
+
+
+def reproject_org(conn: Connection, *, org_id: int, projections: Projections) -> ProjectedRows:
+    """Replace one org's rollups and projections with those of all its stored events.
+
+    Runs in the caller's transaction (which must have the org in scope), so the org is either
+    fully re-projected or untouched. It first takes the org's projection lock exclusively and
+    so waits for batches of the org in flight; batches arriving meanwhile wait for the commit.
+    """
+    require_org(conn, org_id)
+    conn.execute(q.LOCK_PROJECTIONS_EXCLUSIVE, {"cls": q.PROJECTION_LOCK_CLASS, "org": org_id})
+    conn.execute(q.DELETE_ORG_PROJECTIONS, {"org": org_id})
+    row = conn.execute(
+        q.PROJECT_ORG_EVENTS,
+        {"org": org_id, "pairs": projections.pairs, "funnels": projections.funnels},
+    ).one()
+    written = {table: int(count) for table, count in row._mapping.items()}
+    return ProjectedRows(events=int(written.pop("events")), rows=written)

@@ -1,5 +1,5 @@
 """Scheduled jobs: recorded in job_runs, single-run across nodes via advisory locks."""
 
-from orgpulse.jobs.runner import run_job, start_scheduler
+from orgpulse.jobs.runner import JobRun, recorded_run, run_job, start_scheduler
 
-__all__ = ["run_job", "start_scheduler"]
+__all__ = ["JobRun", "recorded_run", "run_job", "start_scheduler"]

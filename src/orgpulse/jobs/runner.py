@@ -6,7 +6,9 @@ import logging
 import threading
 import time
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 
 from sqlalchemy import Connection, Engine, text
 
@@ -18,39 +20,64 @@ from orgpulse.core.migrate import ensure_partitions
 log = logging.getLogger(__name__)
 
 
-def run_job(engine: Engine, name: str, work: Callable[[Connection], str]) -> str:
-    """Run ``work`` under a transaction-scoped advisory lock; return 'skipped', or its status.
+@dataclass
+class JobRun:
+    """A recorded run in progress: what it says when it ends, and whether it failed."""
 
-    The run is recorded in ``job_runs`` (running → succeeded/failed) in separate transactions,
-    so a failure is visible on the health endpoint even though the work itself rolled back.
+    status: str = "succeeded"
+    detail: str = ""
+
+    def fail(self, exc: BaseException) -> None:
+        problem = f"{type(exc).__name__}: {exc}"
+        self.status = "failed"
+        self.detail = f"{self.detail}; {problem}" if self.detail else problem
+
+
+@contextmanager
+def recorded_run(engine: Engine, name: str) -> Iterator[JobRun]:
+    """Record a run of ``name`` in ``job_runs``: running, then succeeded or failed with a detail.
+
+    Each record is written in its own transaction, so a failure stays visible on the health
+    endpoint even though the work itself rolled back. An exception is recorded and re-raised.
     """
-    lock_key = zlib.crc32(name.encode())
     with engine.begin() as conn:
         run_id = conn.execute(
             text("INSERT INTO job_runs (job) VALUES (:j) RETURNING run_id"), {"j": name}
         ).scalar_one()
-    status, detail = "succeeded", ""
+    run = JobRun()
     try:
-        with engine.begin() as conn:
-            locked = conn.execute(
-                text("SELECT pg_try_advisory_xact_lock(:k)"), {"k": lock_key}
-            ).scalar()
-            if not locked:
-                status, detail = "succeeded", "skipped: another node is running it"
-            else:
-                detail = work(conn)
+        yield run
     except Exception as exc:
-        log.exception("job %s failed", name)
-        status, detail = "failed", f"{type(exc).__name__}: {exc}"[:500]
-    with engine.begin() as conn:
-        conn.execute(
-            text(
-                "UPDATE job_runs SET status = :s, detail = :d, finished_at = now()"
-                " WHERE run_id = :r"
-            ),
-            {"s": status, "d": detail, "r": run_id},
-        )
-    return status
+        run.fail(exc)
+        raise
+    finally:
+        with engine.begin() as conn:
+            conn.execute(
+                text(
+                    "UPDATE job_runs SET status = :s, detail = :d, finished_at = now()"
+                    " WHERE run_id = :r"
+                ),
+                {"s": run.status, "d": run.detail[:500], "r": run_id},
+            )
+
+
+def run_job(engine: Engine, name: str, work: Callable[[Connection], str]) -> str:
+    """Run ``work`` under a transaction-scoped advisory lock; return 'skipped', or its status."""
+    lock_key = zlib.crc32(name.encode())
+    with recorded_run(engine, name) as run:
+        try:
+            with engine.begin() as conn:
+                locked = conn.execute(
+                    text("SELECT pg_try_advisory_xact_lock(:k)"), {"k": lock_key}
+                ).scalar()
+                if not locked:
+                    run.detail = "skipped: another node is running it"
+                else:
+                    run.detail = work(conn)
+        except Exception as exc:
+            log.exception("job %s failed", name)
+            run.fail(exc)
+    return run.status
 
 
 def maintain_partitions(settings: Settings) -> str:
