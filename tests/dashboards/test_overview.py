@@ -242,8 +242,9 @@ def test_overview_rejects_bad_parameters(
         assert response.json()["error"]["code"] == "invalid_input"
 
 
-KPI = re.compile(r'<div class="kpi"><span class="label">([^<]*)</span>'
+KPI = re.compile(r'<div class="kpi"><(?:span|a) class="label"[^>]*>([^<]*)</(?:span|a)>'
                  r'<span class="value">([0-9,]+)</span></div>')
+KPI_LINK = re.compile(r'<div class="kpi"><a class="label" href="([^"]+)"[^>]*>([^<]*)</a>')
 # Any src/href/action pointing off-site: a scheme ("https:", "javascript:") or protocol-relative.
 EXTERNAL = re.compile(r'(?:src|href|action)\s*=\s*["\']?\s*(?:[a-z][a-z0-9+.-]*:|//)', re.I)
 
@@ -281,6 +282,15 @@ def test_overview_page_shows_the_same_numbers(
         csp = response.headers["content-security-policy"]
         assert "default-src 'self'" in csp and "style-src 'self'" in csp
         assert 'class="badge green"' in html
+        # Every people card drills down, keeping the unit filter.
+        unit = "?unit=acme-north" if units else ""
+        assert {label: href for href, label in KPI_LINK.findall(html)} == {
+            "Members": f"/orgs/acme/adoption{unit}",
+            "Active, last 7 days": f"/orgs/acme/metrics/active_members{unit}",
+            "Active, last 30 days": f"/orgs/acme/metrics/member_activation{unit}",
+        }
+        for href, _ in KPI_LINK.findall(html):
+            assert client.get(href).status_code == 200, href
         for e in n["events_by_name"]:
             label = event_label(e["name"])
             row = f'<tr><td title="{e["name"]}">{label}</td><td class="num">{e["events"]}</td></tr>'
