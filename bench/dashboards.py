@@ -1022,25 +1022,30 @@ def main() -> None:
         run(args, settings, db_url, reuse=False)
 
 
+def directory(
+    settings: Settings,
+) -> tuple[list[tuple[int, str, str, str]], list[int], tuple[int, str, str, str]]:
+    """Every org (id, external id, slug, timezone), their ids, and the large org."""
+    with owner_engine(settings).connect() as conn, conn.begin():
+        orgs = org_rows(conn)
+    return orgs, [o[0] for o in orgs], next(o for o in orgs if o[1] == BIG)
+
+
 def build(args: argparse.Namespace, settings: Settings, now: datetime) -> None:
     """Fill an empty, migrated database with the benchmark's data."""
     catalog = catalog_of(settings)
     log(f"directory: {args.orgs} orgs through ingestion (in-process)")
     build_directory(settings, args, now)
-    owner = owner_engine(settings)
-    with owner.connect() as conn:
-        with conn.begin():
-            orgs = org_rows(conn)
-        all_ids = [o[0] for o in orgs]
-        big = next(o for o in orgs if o[1] == BIG)
-        build_users(settings, all_ids, args.managers)
+    orgs, all_ids, big = directory(settings)
+    build_users(settings, all_ids, args.managers)
+    with owner_engine(settings).connect() as conn:
         log(f"synthetic rollups for {len(orgs) - 1} orgs × {args.days} days")
         fill_synthetic(conn, args, [o for o in all_ids if o != big[0]], all_ids, now)
         log(f"large org {big[2]!r}: raw events")
         fill_big_org(conn, args, big[0], big[3], catalog, now)
         written = fill_snapshots(conn, catalog, orgs, all_ids, now, args.snapshot_days)
         log(f"health snapshots: {written:,} rows")
-    with owner.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+    with owner_engine(settings).connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
         conn.execute(text("VACUUM ANALYZE"))
 
 
@@ -1052,12 +1057,8 @@ def run(args: argparse.Namespace, settings: Settings, db_url: str, *, reuse: boo
     else:
         build(args, settings, now)
     owner = owner_engine(settings)
-    with owner.connect() as conn:
-        with conn.begin():
-            orgs = org_rows(conn)
-        all_ids = [o[0] for o in orgs]
-        big = next(o for o in orgs if o[1] == BIG)
-        big_id, big_slug, big_tz = big[0], big[2], big[3]
+    orgs, all_ids, big = directory(settings)
+    big_id, big_slug, big_tz = big[0], big[2], big[3]
     token = leader_token(settings)
     with owner.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
         sizes = conn.execute(
