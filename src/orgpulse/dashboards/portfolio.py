@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import calendar
 from datetime import date, datetime
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic import BaseModel
 from sqlalchemy import Connection, text
@@ -32,7 +32,9 @@ PORTFOLIO_SQL = text(
         WHERE ms.role = 'account_manager' GROUP BY ms.org_id
     )
     SELECT o.org_id, o.slug, o.name, o.traits ->> 'plan' AS plan,
-           s.day, s.score, s.status, s.top_driver, s7.score, s30.score,
+           s.day, CAST(s.score AS float8), s.status, s.top_driver,
+           CAST(s.score - s7.score AS float8) AS change_7d,
+           CAST(s.score - s30.score AS float8) AS change_30d,
            st.newest_event_at, st.last_rollup_at, am.names
     FROM orgs o
     LEFT JOIN LATERAL (
@@ -105,12 +107,6 @@ def month_end(month: str) -> date:
         raise InvalidInput(f"month must look like 2026-10, got {month!r}") from None
 
 
-def _change(now_score: Any, before: Any) -> float | None:
-    if now_score is None or before is None:
-        return None
-    return round(float(now_score) - float(before), 1)
-
-
 def portfolio(
     *,
     conn: Connection,
@@ -131,25 +127,23 @@ def portfolio(
     if page < 1 or not 1 <= per_page <= 500:
         raise InvalidInput("page must be ≥ 1 and per_page between 1 and 500")
     until = month_end(month) if month else now.date()
-    accounts: list[Account] = []
-    for r in conn.execute(PORTFOLIO_SQL, {"until": until}).all():
-        top = r[7]
-        accounts.append(
-            Account(
-                slug=r[1],
-                name=r[2],
-                plan=r[3],
-                account_managers=r[12],
-                score=None if r[5] is None else float(r[5]),
-                band=r[6] or "insufficient_data",
-                scored_on=r[4],
-                change_7d=_change(r[5], r[8]),
-                change_30d=_change(r[5], r[9]),
-                top_driver=catalog.metrics[top].label if top in catalog.metrics else None,
-                last_activity=r[10],
-                freshness=freshness_of(r[10], r[11], now=now, amber_seconds=amber_seconds),
-            )
+    accounts = [
+        Account(
+            slug=r[1],
+            name=r[2],
+            plan=r[3],
+            account_managers=r[12],
+            score=r[5],
+            band=r[6] or "insufficient_data",
+            scored_on=r[4],
+            change_7d=r[8],
+            change_30d=r[9],
+            top_driver=catalog.metrics[r[7]].label if r[7] in catalog.metrics else None,
+            last_activity=r[10],
+            freshness=freshness_of(r[10], r[11], now=now, amber_seconds=amber_seconds),
         )
+        for r in conn.execute(PORTFOLIO_SQL, {"until": until}).all()
+    ]
     bands = {
         b: sum(1 for a in accounts if a.band == b)
         for b in ("healthy", "watch", "at_risk", "insufficient_data")
