@@ -1,12 +1,18 @@
-"""Write audit records (append-only table; the database refuses updates and deletes)."""
+"""Write audit records (append-only table; the database refuses updates and deletes).
+
+The database assigns ``audit_id`` and chains the record (``prev_hash``, ``hash``) in a trigger,
+so nothing here computes a hash.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import orjson
 from sqlalchemy import Connection, Engine, text
+
+ExportKind = Literal["csv", "pdf"]
 
 
 @dataclass(frozen=True)
@@ -28,12 +34,22 @@ def record(
     target: str | None = None,
     outcome: str = "ok",
     details: dict[str, Any] | None = None,
+    query_type: str | None = None,
+    cohort_size: int | None = None,
+    suppressed: bool | None = None,
+    export_kind: ExportKind | None = None,
 ) -> None:
-    """Append one audit record; with an Engine it commits on its own (for refusals)."""
+    """Append one audit record; with an Engine it commits on its own (for refusals).
+
+    ``query_type`` (summary, engagement, wellbeing, roi, culture, …), ``cohort_size``,
+    ``suppressed`` and ``export_kind`` describe an analytics read or export; leave them unset
+    where they do not apply.
+    """
     stmt = text(
         "INSERT INTO audit_records (actor_user_id, actor_kind, org_id, action, target, outcome,"
-        " details, request_id, ip) VALUES (:actor, :kind, :org, :action, :target, :outcome,"
-        " CAST(:details AS jsonb), :rid, :ip)"
+        " details, request_id, ip, query_type, cohort_size, suppressed, export_kind)"
+        " VALUES (:actor, :kind, :org, :action, :target, :outcome, CAST(:details AS jsonb),"
+        " :rid, :ip, :query_type, :cohort_size, :suppressed, :export_kind)"
     )
     params = {
         "actor": ctx.actor_user_id,
@@ -45,6 +61,10 @@ def record(
         "details": orjson.dumps(details or {}).decode(),
         "rid": ctx.request_id,
         "ip": ctx.ip,
+        "query_type": query_type,
+        "cohort_size": cohort_size,
+        "suppressed": suppressed,
+        "export_kind": export_kind,
     }
     if isinstance(target_db, Engine):
         with target_db.begin() as conn:

@@ -28,6 +28,8 @@ health_app = typer.Typer(help="Health scores: snapshots and backtest.", no_args_
 app.add_typer(health_app, name="health")
 metrics_app = typer.Typer(help="Rollups and projections behind the metrics.", no_args_is_help=True)
 app.add_typer(metrics_app, name="metrics")
+audit_app = typer.Typer(help="Audit records.", no_args_is_help=True)
+app.add_typer(audit_app, name="audit")
 err = Console(stderr=True)
 
 
@@ -275,6 +277,28 @@ def metrics_rebuild(
     except OrgPulseError as exc:
         raise _fail(exc.message) from None
     typer.echo(f"rebuilt {len(done)} org(s) from {sum(r.events for r in done)} events")
+
+
+@audit_app.command("verify")
+def audit_verify() -> None:
+    """Recompute the audit hash chain; exit 1 at the first broken link."""
+    from orgpulse.audit import count_records, verify_chain
+    from orgpulse.core.db import owner_engine
+
+    engine = owner_engine(get_settings())
+    with _progress() as bar:
+        task = bar.add_task("verifying audit chain", total=count_records(engine=engine))
+        report = verify_chain(engine=engine, progress=lambda n: bar.advance(task, n))
+    typer.echo(f"checked {report.checked} records")
+    if report.broken is None:
+        typer.echo(f"chain intact; head {report.head.hex()}")
+        return
+    broken = report.broken
+    typer.echo(
+        f"chain broken at audit_id {broken.audit_id}: {broken.problem} "
+        f"(expected {broken.expected.hex()}, stored {broken.stored.hex()})"
+    )
+    raise typer.Exit(code=1)
 
 
 def _progress() -> Progress:
