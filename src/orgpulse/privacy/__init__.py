@@ -1,0 +1,41 @@
+"""Privacy: the minimum cohort policy, cell suppression and predefined reporting periods."""
+
+from orgpulse.privacy.periods import ALLOWED_FORMS, Period, parse_period, period_from_dates
+from orgpulse.privacy.policy import MIN_COHORT_SIZE, PrivacyPolicy
+from orgpulse.privacy.suppression import (
+    Cell,
+    Node,
+    PublishedSum,
+    Reason,
+    ShownCell,
+    ShownNode,
+    Status,
+    SuppressedSeries,
+    SuppressedTree,
+    below_k,
+    complete_suppression,
+    suppress_series,
+    suppress_tree,
+)
+
+__all__ = [
+    "ALLOWED_FORMS",
+    "MIN_COHORT_SIZE",
+    "Cell",
+    "Node",
+    "Period",
+    "PrivacyPolicy",
+    "PublishedSum",
+    "Reason",
+    "ShownCell",
+    "ShownNode",
+    "Status",
+    "SuppressedSeries",
+    "SuppressedTree",
+    "below_k",
+    "complete_suppression",
+    "parse_period",
+    "period_from_dates",
+    "suppress_series",
+    "suppress_tree",
+]
