@@ -117,10 +117,15 @@ def test_csv_export_has_org_columns_safe_cells_and_is_audited(
     assert len(rows) == 4
     with scoped(engine, TenantScope.of([])) as conn:
         exports = conn.execute(
-            text("SELECT org_id, target, details->>'rows' FROM audit_records"
+            text("SELECT org_id, target, details->>'rows', export_kind FROM audit_records"
                  " WHERE action = 'export.csv'")
         ).all()
-    assert exports == [(acme, "adoption_list", "3")]
+        reads = conn.execute(
+            text("SELECT count(*) FROM audit_records"
+                 " WHERE action = 'analytics.read' AND export_kind IS NOT NULL")
+        ).scalar_one()
+    assert exports == [(acme, "adoption_list", "3", "csv")]
+    assert reads == 0
 
 
 def test_adoption_page_renders_flags_and_empty_state(

@@ -224,4 +224,5 @@ def org_read(
         org_id=access.org_id,
         target=target,
         details=details,
+        export_kind="csv" if action == "export.csv" else None,
     )
