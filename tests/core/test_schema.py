@@ -42,12 +42,16 @@ TENANT_TABLES = frozenset(
         "pair_items",
         "funnel_progress",
         "health_snapshots",
+        "hr_submissions",
+        "baa_acceptances",
     }
 )
 # Platform tables that carry an org id as plain data but are not tenant tables: the audit log
 # (platform-wide, append-only; org_id is nullable) and the routing directory (opaque ids only, read
 # before a tenant context exists). In a Citus cluster they are reference/local tables.
-PLATFORM_TABLES_WITH_ORG_ID = frozenset({"audit_records", "directory_groups", "directory_members"})
+PLATFORM_TABLES_WITH_ORG_ID = frozenset(
+    {"audit_records", "directory_groups", "directory_members", "api_tokens", "security_alerts"}
+)
 
 
 # ---------------------------------------------------------------------------------- catalog helpers
@@ -464,7 +468,22 @@ def two_orgs(factory: Factory) -> tuple[int, int]:
                 ),
                 {"o": org},
             )
+            conn.execute(
+                text(
+                    "INSERT INTO hr_submissions (org_id, period_start, period_end, version,"
+                    " metrics) VALUES (:o, '2026-07-01', '2026-09-30', 1, '{}')"
+                ),
+                {"o": org},
+            )
         factory.user(Role.ORG_ADMIN, org_id=org)
+        with scoped(factory.engine, TenantScope.of([org])) as conn:
+            conn.execute(
+                text(
+                    "INSERT INTO baa_acceptances (org_id, user_id, version)"
+                    " SELECT :o, max(user_id), 'test' FROM users"
+                ),
+                {"o": org},
+            )
         ids.append(org)
     return ids[0], ids[1]
 
@@ -498,6 +517,8 @@ EXPECTED_PER_ORG = {
     "pair_items": 1,
     "funnel_progress": 1,
     "health_snapshots": 1,
+    "hr_submissions": 1,
+    "baa_acceptances": 1,
 }
 
 

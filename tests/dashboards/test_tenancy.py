@@ -142,7 +142,9 @@ def test_org_admin_reaches_only_their_org(
         ("globex", world.globex, "denied", user_id, "session"),
         ("no-such-org", None, "denied", user_id, "session"),
     ]
-    assert rows[0]["details"] == {"permission": "view_org_analytics", "path": "/orgs/globex"}
+    assert rows[0]["details"] == {
+        "permission": "view_org_analytics", "path": "/orgs/globex", "reason": "role"
+    }
     assert rows[3]["details"]["path"] == "/api/v1/orgs/globex/overview"
 
 

@@ -33,14 +33,16 @@ MEMBERSHIP_ROLES = frozenset(
 
 
 class Permission(StrEnum):
+    # Detailed analytics: rows, ad-hoc ranges and filters (never for aggregate-only viewers).
     VIEW_ORG_ANALYTICS = "view_org_analytics"
+    # The suppressed aggregate view: predefined periods and breakdowns only.
+    VIEW_AGGREGATES = "view_aggregates"
     VIEW_PLATFORM = "view_platform"
     MANAGE_PLATFORM = "manage_platform"
 
 
 _GRANTS: dict[Permission, frozenset[Role]] = {
-    # Employer viewers get aggregate-only analytics once the privacy layer lands; until then
-    # they see no per-org analytics at all (fail closed).
+    # Employer viewers never get detailed analytics: only the suppressed aggregate view.
     Permission.VIEW_ORG_ANALYTICS: frozenset(
         {
             Role.PLATFORM_ADMIN,
@@ -49,6 +51,17 @@ _GRANTS: dict[Permission, frozenset[Role]] = {
             Role.SUPPORT,
             Role.ORG_ADMIN,
             Role.UNIT_ADMIN,
+        }
+    ),
+    Permission.VIEW_AGGREGATES: frozenset(
+        {
+            Role.PLATFORM_ADMIN,
+            Role.CS_LEADER,
+            Role.ACCOUNT_MANAGER,
+            Role.SUPPORT,
+            Role.ORG_ADMIN,
+            Role.UNIT_ADMIN,
+            Role.EMPLOYER_VIEWER,
         }
     ),
     Permission.VIEW_PLATFORM: frozenset({Role.PLATFORM_ADMIN, Role.CS_LEADER, Role.SUPPORT}),

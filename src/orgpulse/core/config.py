@@ -90,6 +90,14 @@ class Settings(BaseSettings):
             "Freshness badge turns amber when the newest rolled-up event is older than this."
         ),
     )
+    baa_version: str = Field(
+        default="2026-01",
+        min_length=1,
+        description=(
+            "Version of the Business Associate Agreement a user must accept before exporting an"
+            " aggregate-only org's data; changing it asks everyone to accept again."
+        ),
+    )
     session_days: int = Field(
         default=14, ge=1, description="Web sessions expire after this many days."
     )

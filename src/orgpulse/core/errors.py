@@ -37,6 +37,12 @@ class PermissionDenied(OrgPulseError):
     code = "forbidden"
 
 
+class AggregateOnly(PermissionDenied):
+    """A detailed view was asked for by a viewer who may see suppressed aggregates only."""
+
+    code = "aggregate_only"
+
+
 class NotFound(OrgPulseError):
     status_code = 404
     code = "not_found"

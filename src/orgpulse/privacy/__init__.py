@@ -1,7 +1,7 @@
 """Privacy: the minimum cohort policy, cell suppression and predefined reporting periods."""
 
 from orgpulse.privacy.periods import ALLOWED_FORMS, Period, parse_period, period_from_dates
-from orgpulse.privacy.policy import MIN_COHORT_SIZE, PrivacyPolicy
+from orgpulse.privacy.policy import MIN_COHORT_SIZE, PrivacyMode, PrivacyPolicy, ViewerPrivacy
 from orgpulse.privacy.suppression import (
     Cell,
     Node,
@@ -24,6 +24,7 @@ __all__ = [
     "Cell",
     "Node",
     "Period",
+    "PrivacyMode",
     "PrivacyPolicy",
     "PublishedSum",
     "Reason",
@@ -32,6 +33,7 @@ __all__ = [
     "Status",
     "SuppressedSeries",
     "SuppressedTree",
+    "ViewerPrivacy",
     "below_k",
     "complete_suppression",
     "parse_period",

@@ -25,9 +25,10 @@ from orgpulse.auth import (
     token_user,
 )
 from orgpulse.core.config import Settings
-from orgpulse.core.errors import NotAuthenticated, PermissionDenied
+from orgpulse.core.errors import AggregateOnly, NotAuthenticated, PermissionDenied
 from orgpulse.core.logging import org_var, user_var
 from orgpulse.core.tenancy import TenantScope, scoped, unscoped
+from orgpulse.privacy import ViewerPrivacy
 
 SESSION_COOKIE = "orgpulse_session"
 CSRF_COOKIE = "orgpulse_csrf"
@@ -139,6 +140,7 @@ class OrgAccess:
     name: str
     role: Role
     principal: Principal
+    privacy: ViewerPrivacy
     unit_ids: tuple[int, ...] = ()
 
 
@@ -146,27 +148,32 @@ def check_org_access(request: Request, *, ref: str, permission: Permission) -> O
     """Resolve ``ref`` (slug or external id) and check the permission; refusals are audited.
 
     Why: an unknown org and a foreign org get the same 403 for users without all-org reach, so
-    the answer never tells an outsider whether an org exists.
+    the answer never tells an outsider whether an org exists. A viewer who may see the org only
+    as suppressed aggregates (an employer viewer, anyone in an ``aggregate_only`` org) is refused
+    every detailed view, with a pointer to the aggregate view: fail closed, whatever a route does.
     """
     principal = require_principal(request)
     with unscoped(engine(request)) as conn:
         org_id = resolve_org_ref(conn, ref)
     role = principal.role_in(org_id) if org_id is not None else None
-    if org_id is None or not grants(role, permission):
-        record(
-            engine(request),
-            ctx=audit_context(request),
-            action="org.access_denied",
-            org_id=org_id,
-            target=ref[:200],
-            outcome="denied",
-            details={"permission": permission.value, "path": request.url.path},
-        )
+    aggregate_reader = grants(role, Permission.VIEW_AGGREGATES)
+    if org_id is None or not (grants(role, permission) or (
+        permission == Permission.VIEW_ORG_ANALYTICS and aggregate_reader
+    )):
+        _refuse(request, org_id=org_id, ref=ref, permission=permission, reason="role")
         raise PermissionDenied(f"you do not have access to organization {ref!r}")
     with scoped(engine(request), principal.scope()) as conn:
         row = conn.execute(
-            text("SELECT slug, name FROM orgs WHERE org_id = :o"), {"o": org_id}
+            text("SELECT slug, name, privacy_mode, min_cohort_size FROM orgs WHERE org_id = :o"),
+            {"o": org_id},
         ).one()
+    privacy = ViewerPrivacy.of(role=role, mode=row[2], min_cohort_size=row[3])
+    if permission == Permission.VIEW_ORG_ANALYTICS and privacy.aggregate_only:
+        _refuse(request, org_id=org_id, ref=ref, permission=permission, reason="aggregate_only")
+        raise AggregateOnly(
+            f"organization {row[0]!r} is shown to you as privacy-safe aggregates only; "
+            f"open /orgs/{row[0]}/aggregate (predefined periods and breakdowns)"
+        )
     org_var.set(org_id)
     membership = principal.memberships.get(org_id)
     access = OrgAccess(
@@ -175,10 +182,25 @@ def check_org_access(request: Request, *, ref: str, permission: Permission) -> O
         name=row[1],
         role=role,  # type: ignore[arg-type]
         principal=principal,
+        privacy=privacy,
         unit_ids=membership.unit_ids if membership else (),
     )
     request.state.active_org = access
     return access
+
+
+def _refuse(
+    request: Request, *, org_id: int | None, ref: str, permission: Permission, reason: str
+) -> None:
+    record(
+        engine(request),
+        ctx=audit_context(request),
+        action="org.access_denied",
+        org_id=org_id,
+        target=ref[:200],
+        outcome="denied",
+        details={"permission": permission.value, "path": request.url.path, "reason": reason},
+    )
 
 
 def org_access(permission: Permission) -> Callable[[Request, str], OrgAccess]:
