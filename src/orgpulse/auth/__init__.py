@@ -4,6 +4,7 @@ from orgpulse.auth.roles import Permission, Role, grants
 from orgpulse.auth.service import (
     Membership,
     Principal,
+    TokenGrant,
     authenticate,
     create_api_token,
     create_session,
@@ -15,6 +16,7 @@ from orgpulse.auth.service import (
     resolve_org_ref,
     revoke_session,
     session_user,
+    token_grant,
     token_user,
     write_key_id,
 )
@@ -23,6 +25,7 @@ __all__ = [
     "Membership",
     "Permission",
     "Principal",
+    "TokenGrant",
     "Role",
     "authenticate",
     "create_api_token",
@@ -36,6 +39,7 @@ __all__ = [
     "resolve_org_ref",
     "revoke_session",
     "session_user",
+    "token_grant",
     "token_user",
     "write_key_id",
 ]

@@ -39,6 +39,9 @@ class Permission(StrEnum):
     VIEW_AGGREGATES = "view_aggregates"
     VIEW_PLATFORM = "view_platform"
     MANAGE_PLATFORM = "manage_platform"
+    # Pre-aggregated HR metrics: submitting them, and listing the submitted versions.
+    SUBMIT_HR_METRICS = "submit_hr_metrics"
+    VIEW_HR_SUBMISSIONS = "view_hr_submissions"
 
 
 _GRANTS: dict[Permission, frozenset[Role]] = {
@@ -66,6 +69,12 @@ _GRANTS: dict[Permission, frozenset[Role]] = {
     ),
     Permission.VIEW_PLATFORM: frozenset({Role.PLATFORM_ADMIN, Role.CS_LEADER, Role.SUPPORT}),
     Permission.MANAGE_PLATFORM: frozenset({Role.PLATFORM_ADMIN}),
+    # Only the org's HR coordinator submits; nobody else, staff included, writes HR figures.
+    Permission.SUBMIT_HR_METRICS: frozenset({Role.HR_SUBMITTER}),
+    # The version list shows periods and cohort sizes, never the values.
+    Permission.VIEW_HR_SUBMISSIONS: frozenset(
+        {Role.HR_SUBMITTER, Role.ORG_ADMIN, Role.PLATFORM_ADMIN}
+    ),
 }
 
 

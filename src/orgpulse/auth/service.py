@@ -33,6 +33,8 @@ class Principal:
     memberships: dict[int, Membership] = field(default_factory=dict)
     all_org_ids: frozenset[int] = frozenset()
     via: str = "session"  # session | token
+    # Set for a token limited to one org: the principal then holds that org's membership only.
+    limited_to_org: int | None = None
 
     @property
     def org_ids(self) -> frozenset[int]:
@@ -154,8 +156,16 @@ def resolve_org_ref(conn: Connection, ref: str) -> int | None:
     return None if row is None else int(row[0])
 
 
-def load_principal(conn: Connection, *, user_id: int, via: str) -> Principal | None:
-    """Load an active user with their memberships and org reach."""
+def load_principal(
+    conn: Connection, *, user_id: int, via: str, limit_to_org: int | None = None
+) -> Principal | None:
+    """Load an active user with their memberships and org reach.
+
+    Why ``limit_to_org``: an org-limited API token (an HR system's) must open one org and
+    nothing else, whatever the user could reach otherwise. The principal keeps only that org's
+    membership and loses any staff role, so every permission check downstream fails closed
+    outside that org without knowing about tokens.
+    """
     row = conn.execute(
         text(
             "SELECT user_id, email, display_name, staff_role FROM users"
@@ -174,6 +184,9 @@ def load_principal(conn: Connection, *, user_id: int, via: str) -> Principal | N
         )
     }
     staff = Role(row[3]) if row[3] else None
+    if limit_to_org is not None:
+        memberships = {o: m for o, m in memberships.items() if o == limit_to_org}
+        staff = None
     reach = frozenset(all_org_ids(conn)) if staff in ALL_ORG_ROLES else frozenset()
     return Principal(
         user_id=row[0],
@@ -183,6 +196,7 @@ def load_principal(conn: Connection, *, user_id: int, via: str) -> Principal | N
         memberships=memberships,
         all_org_ids=reach,
         via=via,
+        limited_to_org=limit_to_org,
     )
 
 
@@ -262,13 +276,13 @@ SESSION_USER = text(
     " SELECT user_id FROM hit"
 )
 TOKEN_USER = text(
-    "WITH hit AS (SELECT token_id, user_id, last_used_at FROM api_tokens"
+    "WITH hit AS (SELECT token_id, user_id, org_id, last_used_at FROM api_tokens"
     "  WHERE token_hash = :h AND revoked_at IS NULL),"
     " touched AS (UPDATE api_tokens a SET last_used_at = now() FROM hit"
     "  WHERE a.token_id = hit.token_id"
     "  AND (hit.last_used_at IS NULL OR hit.last_used_at < now() - interval '1 minute')"
     "  RETURNING 1)"
-    " SELECT user_id FROM hit"
+    " SELECT user_id, org_id FROM hit"
 )
 
 
@@ -297,21 +311,54 @@ def revoke_user_sessions(conn: Connection, *, user_id: int) -> int:
 
 
 # ---------------------------------------------------------------------------- API tokens
-def create_api_token(conn: Connection, *, user_id: int, name: str) -> str:
-    """Create a personal API token acting with the user's permissions; return it once."""
+@dataclass(frozen=True)
+class TokenGrant:
+    """Who a live API token acts as, and the one org it is limited to (None: the user's reach)."""
+
+    user_id: int
+    org_id: int | None
+
+
+def create_api_token(
+    conn: Connection, *, user_id: int, name: str, org_id: int | None = None
+) -> str:
+    """Create an API token acting with the user's permissions; return it once.
+
+    With ``org_id`` the token acts only within that org, where the user must have a role.
+    """
     if conn.execute(text("SELECT 1 FROM users WHERE user_id = :u"), {"u": user_id}).first() is None:
         raise NotFound(f"no user with id {user_id}")
+    if org_id is not None:
+        apply_scope(conn, TenantScope(frozenset(), user_id))
+        member = conn.execute(
+            text("SELECT 1 FROM memberships WHERE user_id = :u AND org_id = :o"),
+            {"u": user_id, "o": org_id},
+        ).first()
+        if member is None:
+            raise InvalidInput(
+                f"user {user_id} has no role in organization {org_id}; "
+                "a token limited to it would open nothing"
+            )
     token = new_secret("opt")
     conn.execute(
-        text("INSERT INTO api_tokens (user_id, name, prefix, token_hash) VALUES (:u, :n, :p, :h)"),
-        {"u": user_id, "n": name, "p": token[:10], "h": digest(token)},
+        text(
+            "INSERT INTO api_tokens (user_id, name, prefix, token_hash, org_id)"
+            " VALUES (:u, :n, :p, :h, :o)"
+        ),
+        {"u": user_id, "n": name, "p": token[:10], "h": digest(token), "o": org_id},
     )
     return token
 
 
-def token_user(conn: Connection, *, token: str) -> int | None:
+def token_grant(conn: Connection, *, token: str) -> TokenGrant | None:
+    """Return the user and org limit of a live (not revoked) API token."""
     row = conn.execute(TOKEN_USER, {"h": digest(token)}).first()
-    return None if row is None else int(row[0])
+    return None if row is None else TokenGrant(int(row[0]), None if row[1] is None else int(row[1]))
+
+
+def token_user(conn: Connection, *, token: str) -> int | None:
+    grant = token_grant(conn, token=token)
+    return None if grant is None else grant.user_id
 
 
 def find_user_id(conn: Connection, *, email: str) -> int:

@@ -96,19 +96,34 @@ def users_create(
 
 @tokens_app.command("create")
 def tokens_create(
-    user: Annotated[str, typer.Option(help="Email of the user the token acts as")],
+    user: Annotated[
+        str, typer.Option("--user", "--email", help="Email of the user the token acts as")
+    ],
     name: Annotated[str, typer.Option(help="What the token is for")] = "cli",
+    org: Annotated[
+        str | None,
+        typer.Option(help="Limit the token to this org (slug or external id), e.g. an HR system"),
+    ] = None,
 ) -> None:
     """Create a personal API token; the token is printed once, as the last line."""
-    from orgpulse.auth import create_api_token, find_user_id
+    from orgpulse.auth import create_api_token, find_user_id, resolve_org_ref
     from orgpulse.core.db import app_engine
     from orgpulse.core.tenancy import unscoped
 
     try:
         with unscoped(app_engine(get_settings())) as conn:
-            token = create_api_token(conn, user_id=find_user_id(conn, email=user), name=name)
+            org_id = None
+            if org is not None:
+                org_id = resolve_org_ref(conn, org)
+                if org_id is None:
+                    raise _fail(f"no organization {org!r}")
+            token = create_api_token(
+                conn, user_id=find_user_id(conn, email=user), name=name, org_id=org_id
+            )
     except OrgPulseError as exc:
         raise _fail(exc.message) from None
+    if org is not None:
+        typer.echo(f"token {name!r} for {user}, limited to organization {org!r}:")
     typer.echo(token)
 
 

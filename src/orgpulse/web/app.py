@@ -23,6 +23,7 @@ from orgpulse.core.db import app_engine
 from orgpulse.core.logging import configure_logging, org_var, request_id_var, user_var
 from orgpulse.dashboards.routes import router as dashboards_router
 from orgpulse.health.routes import router as health_router
+from orgpulse.hr.routes import router as hr_router
 from orgpulse.ingestion.routes import router as ingestion_router
 from orgpulse.metrics.routes import router as metrics_router
 from orgpulse.ops.routes import router as ops_router
@@ -118,4 +119,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(dashboards_router)
     app.include_router(metrics_router)
     app.include_router(health_router)
+    app.include_router(hr_router)
     return app

@@ -22,7 +22,7 @@ from orgpulse.auth import (
     load_principal,
     resolve_org_ref,
     session_user,
-    token_user,
+    token_grant,
 )
 from orgpulse.core.config import Settings
 from orgpulse.core.errors import AggregateOnly, NotAuthenticated, PermissionDenied
@@ -72,12 +72,15 @@ def optional_principal(request: Request) -> Principal | None:
     principal = None
     auth = request.headers.get("authorization", "")
     cookie = request.cookies.get(SESSION_COOKIE)
+    user_id: int | None
+    limit_to_org: int | None = None
     with unscoped(engine(request)) as conn:
         if auth.lower().startswith("bearer "):
-            user_id = token_user(conn, token=auth[7:].strip())
+            grant = token_grant(conn, token=auth[7:].strip())
             via = "token"
-            if user_id is None:
+            if grant is None:
                 raise NotAuthenticated("invalid or revoked API token")
+            user_id, limit_to_org = grant.user_id, grant.org_id
         elif cookie:
             user_id = session_user(conn, token=cookie)
             via = "session"
@@ -85,7 +88,9 @@ def optional_principal(request: Request) -> Principal | None:
             user_id = None
             via = "anonymous"
         if user_id is not None:
-            principal = load_principal(conn, user_id=user_id, via=via)
+            principal = load_principal(
+                conn, user_id=user_id, via=via, limit_to_org=limit_to_org
+            )
     request.state.principal = principal
     if principal is not None:
         user_var.set(principal.user_id)
