@@ -23,3 +23,27 @@ def test_demo_loads_orgs_snapshots_and_one_login_per_role(settings, engine) -> N
     # Loading again reuses the data and the users.
     again = load_demo(settings=settings, orgs=4, days=20, seed=2)
     assert again == logins
+
+
+def test_demo_submits_hr_figures_for_the_last_complete_quarter(settings, engine) -> None:
+    from datetime import UTC, date, datetime
+
+    from orgpulse.core import clock
+
+    clock.freeze(datetime(2026, 5, 10, 12, 0, tzinfo=UTC))
+    try:
+        load_demo(settings=settings, orgs=4, days=5, seed=3, snapshot_days=1)
+        load_demo(settings=settings, orgs=4, days=5, seed=3, snapshot_days=1)
+    finally:
+        clock.freeze(None)
+    with unscoped(engine) as conn:
+        apply_scope(conn, TenantScope.of(all_org_ids(conn)))
+        rows = conn.execute(
+            text("SELECT o.traits->>'kind', h.period_start, h.period_end, h.version,"
+                 " h.superseded_at, h.metrics->'retention'->>'cohort_size'"
+                 " FROM hr_submissions h JOIN orgs o USING (org_id)")
+        ).all()
+    # Loaded twice, submitted once: the quarter before the one containing 2026-05-10.
+    assert [tuple(r) for r in rows] == [
+        ("employer", date(2026, 1, 1), date(2026, 3, 31), 1, None, "45")
+    ]

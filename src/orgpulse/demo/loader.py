@@ -11,7 +11,7 @@ from orgpulse.catalog import catalog_of
 from orgpulse.core import clock
 from orgpulse.core.config import Settings
 from orgpulse.core.db import app_engine
-from orgpulse.core.tenancy import TenantScope, all_org_ids, apply_scope, unscoped
+from orgpulse.core.tenancy import TenantScope, all_org_ids, apply_scope, scoped, unscoped
 from orgpulse.demo.generator import generate
 from orgpulse.health.snapshots import backfill_snapshots
 from orgpulse.ingestion import ingest
@@ -54,7 +54,9 @@ def load_demo(
                 progress=snapshot_progress,
             )
     _write_churn_file(engine=engine, settings=settings)
-    return _demo_users(engine=engine, create=not loaded)
+    logins = _demo_users(engine=engine, create=not loaded)
+    _demo_hr_submission(engine=engine)
+    return logins
 
 
 def _write_churn_file(*, engine: Engine, settings: Settings) -> None:
@@ -124,3 +126,59 @@ def _demo_users(*, engine: Engine, create: bool) -> list[tuple[str, str, str, st
                         grant_membership(conn, user_id=user_id, org_id=o.org_id, role=role)
             logins.append((email, role.value, DEMO_PASSWORD, where))
         return logins
+
+
+def _demo_hr_submission(*, engine: Engine) -> None:
+    """Submit the HR figures of the demo HR submitter's org for its last complete quarter.
+
+    Skipped when that quarter already has a submission, so loading the demo again adds no
+    version. The numbers are the HR integration example's: consistent and above k.
+    """
+    from orgpulse.audit import AuditContext
+    from orgpulse.hr import current_submission, last_complete_quarter, submit_hr_metrics
+
+    with unscoped(engine) as conn:
+        user_id = conn.execute(
+            text("SELECT user_id FROM users WHERE email = :e"),
+            {"e": f"{Role.HR_SUBMITTER.value}@{DEMO_DOMAIN}"},
+        ).scalar_one()
+        apply_scope(conn, TenantScope(frozenset(), user_id))
+        org_id = conn.execute(
+            text("SELECT org_id FROM memberships WHERE user_id = :u AND role = :r"),
+            {"u": user_id, "r": Role.HR_SUBMITTER.value},
+        ).scalar_one()
+    now = clock.now()
+    with scoped(engine, TenantScope.of([org_id], user_id=user_id)) as conn:
+        slug, timezone = conn.execute(
+            text("SELECT slug, timezone FROM orgs WHERE org_id = :o"), {"o": org_id}
+        ).one()
+        start, end = last_complete_quarter(clock.local_date(now, timezone))
+        if current_submission(conn=conn, org_id=org_id, period_start=start) is not None:
+            return
+        submit_hr_metrics(
+            conn=conn,
+            org_id=org_id,
+            payload={
+                "org_id": slug,
+                "submission_date": clock.local_date(now, timezone).isoformat(),
+                "period_start": start.isoformat(),
+                "period_end": end.isoformat(),
+                "metrics": {
+                    "retention": {"cohort_size": 45, "retained_count": 42, "retention_rate": 93.3},
+                    "absenteeism": {
+                        "cohort_size": 45,
+                        "pre_avg_absence_days": 8.2,
+                        "post_avg_absence_days": 3.1,
+                        "reduction_pct": 62.2,
+                    },
+                    "return_to_work": {
+                        "cohort_size": 12,
+                        "successful_rtw_count": 11,
+                        "success_rate": 91.7,
+                    },
+                },
+            },
+            submitted_by=user_id,
+            now=now,
+            ctx=AuditContext(actor_user_id=user_id, actor_kind="system"),
+        )
