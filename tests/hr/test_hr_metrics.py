@@ -456,3 +456,11 @@ def test_version_list_shows_periods_and_cohorts_to_hr_admins_and_platform(
     # The HR token of one org sees nothing of another.
     assert client.get("/api/v1/orgs/globex/hr-metrics", headers=hr).status_code == 403
 
+
+
+def test_the_api_docs_show_the_payload(client: TestClient) -> None:
+    spec = client.get("/openapi.json").json()["paths"]["/api/v1/orgs/{org}/hr-metrics"]
+    body = spec["post"]["requestBody"]["content"]["application/json"]["example"]
+    assert body["metrics"]["retention"] == {"cohort_size": 45, "retained_count": 42,
+                                            "retention_rate": 93.3}
+    assert set(spec) == {"get", "post"}

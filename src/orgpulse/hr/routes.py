@@ -62,7 +62,35 @@ async def _read_json(request: Request) -> Any:
         raise InvalidInput(message, details=[{"field": "body", "message": message}]) from None
 
 
-@router.post("", status_code=201, summary="Submit one quarter of pre-aggregated HR metrics")
+_EXAMPLE = {
+    "org_id": "conocophillips",
+    "submission_date": "2024-10-22",
+    "period_start": "2024-07-01",
+    "period_end": "2024-09-30",
+    "metrics": {
+        "retention": {"cohort_size": 45, "retained_count": 42, "retention_rate": 93.3},
+        "absenteeism": {
+            "cohort_size": 45,
+            "pre_avg_absence_days": 8.2,
+            "post_avg_absence_days": 3.1,
+            "reduction_pct": 62.2,
+        },
+        "return_to_work": {"cohort_size": 12, "successful_rtw_count": 11, "success_rate": 91.7},
+    },
+}
+
+
+@router.post(
+    "",
+    status_code=201,
+    summary="Submit one quarter of pre-aggregated HR metrics (docs/hr-metrics.md)",
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": {"type": "object"}, "example": _EXAMPLE}},
+        }
+    },
+)
 async def submit(
     request: Request, access: Annotated[OrgAccess, Depends(_token_access)]
 ) -> JSONResponse:
