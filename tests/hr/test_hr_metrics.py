@@ -464,3 +464,20 @@ def test_the_api_docs_show_the_payload(client: TestClient) -> None:
     assert body["metrics"]["retention"] == {"cohort_size": 45, "retained_count": 42,
                                             "retention_rate": 93.3}
     assert set(spec) == {"get", "post"}
+
+
+def test_today_is_the_orgs_local_date(
+    client: TestClient, engine: Engine, owner: Engine, world: World
+) -> None:
+    """2026-06-15 12:00 UTC is already 2026-06-16 at UTC+14: a submission dated then is fine."""
+    headers = org_token(engine, world.hr_email, world.conoco)
+    url = "/api/v1/orgs/conocophillips/hr-metrics"
+    body = payload(submission_date="2026-06-16")
+    assert client.post(url, json=body, headers=headers).json()["error"]["details"] == [
+        {"field": "submission_date",
+         "message": "submission_date 2026-06-16 is in the future (today is 2026-06-15)"},
+    ]
+    with owner.begin() as conn:
+        conn.execute(text("UPDATE orgs SET timezone = 'Pacific/Kiritimati' WHERE org_id = :o"),
+                     {"o": world.conoco})
+    assert client.post(url, json=body, headers=headers).status_code == 201
