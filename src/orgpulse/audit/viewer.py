@@ -10,6 +10,7 @@ empty set reads nothing.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
@@ -299,7 +300,7 @@ def audit_page(
 
 def iter_audit_entries(
     *,
-    connect: Callable[[], Any],
+    connect: Callable[[], AbstractContextManager[Connection]],
     org_ids: frozenset[int] | None,
     filters: AuditFilters,
     page_size: int = MAX_PER_PAGE,
