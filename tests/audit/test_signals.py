@@ -277,3 +277,28 @@ def test_org_admin_cannot_see_or_acknowledge_alerts(
     assert client.get("/api/v1/security-alerts", headers=headers).status_code == 403
     assert client.post("/api/v1/security-alerts/1/acknowledge", headers=headers).status_code == 403
     assert [a["acknowledged_at"] for a in alerts(engine)] == [None, None]
+
+
+def test_concurrent_reads_at_the_threshold_raise_one_alert(engine: Engine) -> None:
+    import threading
+
+    for _ in range(4):
+        suppressed_read(engine)
+    start = threading.Barrier(6)
+    errors: list[BaseException] = []
+
+    def reader() -> None:
+        try:
+            start.wait()
+            suppressed_read(engine)
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=reader) for _ in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    [alert] = alerts(engine)
+    assert alert["details"]["count"] == 5  # raised by whichever read came fifth
