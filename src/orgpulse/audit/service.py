@@ -12,6 +12,8 @@ from typing import Any, Literal
 import orjson
 from sqlalchemy import Connection, Engine, text
 
+from orgpulse.audit.signals import Thresholds, evaluate, signal_kind
+
 ExportKind = Literal["csv", "pdf"]
 
 
@@ -38,18 +40,21 @@ def record(
     cohort_size: int | None = None,
     suppressed: bool | None = None,
     export_kind: ExportKind | None = None,
-) -> None:
-    """Append one audit record; with an Engine it commits on its own (for refusals).
+    thresholds: Thresholds | None = None,
+) -> int:
+    """Append one audit record and return its id; with an Engine it commits on its own.
 
     ``query_type`` (summary, engagement, wellbeing, roi, culture, …), ``cohort_size``,
     ``suppressed`` and ``export_kind`` describe an analytics read or export; leave them unset
-    where they do not apply.
+    where they do not apply. A record that can signal (a suppressed read, an export, a refused
+    export for want of a BAA) is followed, in the same transaction, by the security-signal check
+    (``audit/signals.py``; ``thresholds`` default to the settings').
     """
     stmt = text(
         "INSERT INTO audit_records (actor_user_id, actor_kind, org_id, action, target, outcome,"
         " details, request_id, ip, query_type, cohort_size, suppressed, export_kind)"
         " VALUES (:actor, :kind, :org, :action, :target, :outcome, CAST(:details AS jsonb),"
-        " :rid, :ip, :query_type, :cohort_size, :suppressed, :export_kind)"
+        " :rid, :ip, :query_type, :cohort_size, :suppressed, :export_kind) RETURNING audit_id"
     )
     params = {
         "actor": ctx.actor_user_id,
@@ -66,8 +71,28 @@ def record(
         "suppressed": suppressed,
         "export_kind": export_kind,
     }
+    kind = signal_kind(
+        action=action,
+        outcome=outcome,
+        suppressed=suppressed,
+        export_kind=export_kind,
+        details=details,
+    )
+
+    def write(conn: Connection) -> int:
+        audit_id = int(conn.execute(stmt, params).scalar_one())
+        if kind is not None and ctx.actor_user_id is not None:
+            evaluate(
+                conn,
+                kind=kind,
+                user_id=ctx.actor_user_id,
+                org_id=org_id,
+                audit_id=audit_id,
+                thresholds=thresholds,
+            )
+        return audit_id
+
     if isinstance(target_db, Engine):
         with target_db.begin() as conn:
-            conn.execute(stmt, params)
-    else:
-        target_db.execute(stmt, params)
+            return write(conn)
+    return write(target_db)

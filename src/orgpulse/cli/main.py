@@ -10,6 +10,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from orgpulse.audit import AuditContext, record
 from orgpulse.core.config import get_settings
 from orgpulse.core.errors import OrgPulseError
 
@@ -30,7 +31,14 @@ metrics_app = typer.Typer(help="Rollups and projections behind the metrics.", no
 app.add_typer(metrics_app, name="metrics")
 audit_app = typer.Typer(help="Audit records.", no_args_is_help=True)
 app.add_typer(audit_app, name="audit")
+orgs_app = typer.Typer(help="Organization settings.", no_args_is_help=True)
+app.add_typer(orgs_app, name="orgs")
 err = Console(stderr=True)
+
+
+def _cli_audit_context() -> AuditContext:
+    """Who acts from the command line: the operator, recorded as actor kind ``cli``."""
+    return AuditContext(actor_user_id=None, actor_kind="cli")
 
 
 def _fail(message: str) -> typer.Exit:
@@ -89,6 +97,22 @@ def users_create(
                 role=parsed_role,
                 org_id=org_id,
             )
+            after = {
+                "user_id": user_id,
+                "email": email,
+                "display_name": name or email.split("@")[0],
+                "role": parsed_role.value,
+                "org_id": org_id,
+                "password_set": password is not None,
+            }
+            record(
+                conn,
+                ctx=_cli_audit_context(),
+                action="admin.user_created",
+                org_id=org_id,
+                target=email[:254],
+                details={"after": after},
+            )
     except OrgPulseError as exc:
         raise _fail(exc.message) from None
     typer.echo(f"created user {user_id} ({email}, {parsed_role})")
@@ -117,8 +141,17 @@ def tokens_create(
                 org_id = resolve_org_ref(conn, org)
                 if org_id is None:
                     raise _fail(f"no organization {org!r}")
-            token = create_api_token(
-                conn, user_id=find_user_id(conn, email=user), name=name, org_id=org_id
+            user_id = find_user_id(conn, email=user)
+            token = create_api_token(conn, user_id=user_id, name=name, org_id=org_id)
+            record(
+                conn,
+                ctx=_cli_audit_context(),
+                action="admin.token_created",
+                org_id=org_id,
+                target=user[:254],
+                details={
+                    "after": {"user_id": user_id, "email": user, "name": name, "org_id": org_id}
+                },
             )
     except OrgPulseError as exc:
         raise _fail(exc.message) from None
@@ -136,8 +169,66 @@ def keys_create(name: Annotated[str, typer.Option(help="Source name, e.g. 'backe
 
     with unscoped(app_engine(get_settings())) as conn:
         key = create_write_key(conn, name=name)
+        record(
+            conn,
+            ctx=_cli_audit_context(),
+            action="admin.write_key_created",
+            target=name[:200],
+            details={"after": {"name": name}},
+        )
     typer.echo(f"write key for {name!r} (send it as the Basic-auth username):")
     typer.echo(key)
+
+
+@orgs_app.command("privacy")
+def orgs_privacy(
+    org: Annotated[str, typer.Argument(help="Org slug or external id")],
+    mode: Annotated[
+        str | None, typer.Option(help="standard or aggregate_only (unset: keep)")
+    ] = None,
+    k: Annotated[
+        int | None, typer.Option("--k", help="Minimum cohort size, at least 10 (unset: keep)")
+    ] = None,
+) -> None:
+    """Show an org's privacy settings, or change them (audited as a CLI admin change)."""
+    from orgpulse.auth import Role, resolve_org_ref
+    from orgpulse.core.db import app_engine
+    from orgpulse.core.tenancy import TenantScope, scoped, unscoped
+    from orgpulse.privacy.policy import PrivacyMode
+    from orgpulse.privacy.settings import current_privacy, set_privacy
+
+    try:
+        parsed_mode = PrivacyMode(mode) if mode is not None else None
+    except ValueError:
+        raise _fail(f"unknown mode {mode!r} (standard or aggregate_only)") from None
+    engine = app_engine(get_settings())
+    with unscoped(engine) as conn:
+        org_id = resolve_org_ref(conn, org)
+    if org_id is None:
+        raise _fail(f"no organization {org!r}")
+    try:
+        with scoped(engine, TenantScope.of([org_id])) as conn:
+            if parsed_mode is None and k is None:
+                slug, now = current_privacy(conn=conn, org_id=org_id)
+                typer.echo(
+                    f"{slug}: mode {now.mode.value}, minimum cohort size {now.min_cohort_size}"
+                )
+                return
+            change = set_privacy(
+                conn=conn,
+                org_id=org_id,
+                mode=parsed_mode,
+                min_cohort_size=k,
+                actor_role=Role.PLATFORM_ADMIN,
+                ctx=_cli_audit_context(),
+            )
+    except OrgPulseError as exc:
+        raise _fail(exc.message) from None
+    b, a = change.before, change.after
+    typer.echo(
+        f"{change.slug}: mode {b.mode.value} -> {a.mode.value}, "
+        f"minimum cohort size {b.min_cohort_size} -> {a.min_cohort_size}"
+    )
 
 
 @app.command("import")

@@ -98,6 +98,30 @@ class Settings(BaseSettings):
             " aggregate-only org's data; changing it asks everyone to accept again."
         ),
     )
+    signal_suppressed_reads_per_hour: int = Field(
+        default=5,
+        ge=1,
+        description=(
+            "Security signal: one user's reads of suppressed cohorts of one org within an hour"
+            " that raise a `suppressed_cohort_access` alert."
+        ),
+    )
+    signal_exports_per_day: int = Field(
+        default=20,
+        ge=1,
+        description=(
+            "Security signal: one user's exports of one org's data within 24 hours that raise"
+            " an `export_volume` alert."
+        ),
+    )
+    signal_baa_failures_per_hour: int = Field(
+        default=3,
+        ge=1,
+        description=(
+            "Security signal: one user's exports of one org refused for want of an accepted BAA"
+            " within an hour that raise a `baa_failure` alert (1: alert on the first)."
+        ),
+    )
     session_days: int = Field(
         default=14, ge=1, description="Web sessions expire after this many days."
     )

@@ -2,6 +2,12 @@
 
 from orgpulse.privacy.periods import ALLOWED_FORMS, Period, parse_period, period_from_dates
 from orgpulse.privacy.policy import MIN_COHORT_SIZE, PrivacyMode, PrivacyPolicy, ViewerPrivacy
+from orgpulse.privacy.settings import (
+    PrivacyChange,
+    PrivacySettings,
+    current_privacy,
+    set_privacy,
+)
 from orgpulse.privacy.suppression import (
     Cell,
     Node,
@@ -24,8 +30,10 @@ __all__ = [
     "Cell",
     "Node",
     "Period",
+    "PrivacyChange",
     "PrivacyMode",
     "PrivacyPolicy",
+    "PrivacySettings",
     "PublishedSum",
     "Reason",
     "ShownCell",
@@ -36,8 +44,10 @@ __all__ = [
     "ViewerPrivacy",
     "below_k",
     "complete_suppression",
+    "current_privacy",
     "parse_period",
     "period_from_dates",
+    "set_privacy",
     "suppress_series",
     "suppress_tree",
 ]

@@ -16,6 +16,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.responses import Response
 
 from orgpulse import __version__
+from orgpulse.audit.routes import router as audit_router
 from orgpulse.auth.routes import router as auth_router
 from orgpulse.catalog import catalog_of
 from orgpulse.core.config import Settings, get_settings, secret_key
@@ -27,6 +28,7 @@ from orgpulse.hr.routes import router as hr_router
 from orgpulse.ingestion.routes import router as ingestion_router
 from orgpulse.metrics.routes import router as metrics_router
 from orgpulse.ops.routes import router as ops_router
+from orgpulse.privacy.admin_routes import router as privacy_admin_router
 from orgpulse.web.deps import CSRF_COOKIE, csrf_token_valid, new_csrf_token
 from orgpulse.web.errors import install_error_handlers
 
@@ -120,4 +122,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(metrics_router)
     app.include_router(health_router)
     app.include_router(hr_router)
+    app.include_router(audit_router)
+    app.include_router(privacy_admin_router)
     return app
