@@ -29,7 +29,8 @@ TABLES = (
     "users, web_sessions, api_tokens, write_keys, login_failures, audit_records, job_runs, "
     "directory_groups, directory_members, unattributed_events, ingest_batches, orgs, units, "
     "members, memberships, events, event_dedup, rollup_daily_events, rollup_member_days, "
-    "rollup_state, rollup_member_events, pair_items, funnel_progress, health_snapshots"
+    "rollup_state, rollup_member_events, pair_items, funnel_progress, health_snapshots, "
+    "risk_flags, interventions"
 )
 
 
