@@ -18,6 +18,7 @@ from starlette.responses import Response
 from orgpulse import __version__
 from orgpulse.auth.routes import router as auth_router
 from orgpulse.catalog import catalog_of
+from orgpulse.cohorts.routes import router as cohorts_router
 from orgpulse.core.config import Settings, get_settings, secret_key
 from orgpulse.core.db import app_engine
 from orgpulse.core.logging import configure_logging, org_var, request_id_var, user_var
@@ -118,4 +119,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(dashboards_router)
     app.include_router(metrics_router)
     app.include_router(health_router)
+    app.include_router(cohorts_router)
     return app
