@@ -289,3 +289,15 @@ def test_empty_state_without_risk_data(client: TestClient, factory: Factory) -> 
     assert "No risk data yet" in html and 'class="chart donut"' not in html
     csv_body = client.get("/api/v1/orgs/quiet/cohort-analytics/export").text
     assert csv_body.splitlines()[1:] == []
+
+
+def test_the_overview_links_the_page_only_for_those_who_may_open_it(
+    client: TestClient, factory: Factory, uni: int
+) -> None:
+    link = 'href="/orgs/state-university/cohort-analytics">Cohort risk</a>'
+    factory.login(client, factory.user(Role.ORG_ADMIN, org_id=uni))
+    assert link in client.get("/orgs/uni").text
+    factory.login(client, factory.user(Role.CS_LEADER))
+    page = client.get("/orgs/uni")
+    assert page.status_code == 200 and "cs leader" in page.text
+    assert link not in page.text
