@@ -44,6 +44,8 @@ TENANT_TABLES = frozenset(
         "health_snapshots",
         "hr_submissions",
         "baa_acceptances",
+        "risk_flags",
+        "interventions",
     }
 )
 # Platform tables that carry an org id as plain data but are not tenant tables: the audit log
@@ -458,6 +460,11 @@ def two_orgs(factory: Factory) -> tuple[int, int]:
                  "properties": {"course_id": "c1", "lessons": 3}},
                 {"type": "track", "userId": f"{ext}-u1", "event": "Lesson Completed",
                  "properties": {"course_id": "c1", "lesson": 1}},
+                # One risk flag (u1, the student) and one intervention on it.
+                {"type": "track", "userId": f"{ext}-u1", "event": "Risk Flagged",
+                 "properties": {"flag_id": "f1", "level": "high", "confidence": 0.8}},
+                {"type": "track", "userId": f"{ext}-u2", "event": "Intervention Logged",
+                 "properties": {"intervention_id": "i1", "flag_id": "f1"}},
             ]
         )
         with scoped(factory.engine, TenantScope.of([org])) as conn:
@@ -504,21 +511,24 @@ EXPECTED_PER_ORG = {
     "units": 1,
     "members": 2,
     "memberships": 1,
-    "events": 9,
-    "event_dedup": 9,
-    "rollup_daily_events": 9,  # ($group, unit 0), ($group, north), ($identify, north),
+    "events": 11,
+    "event_dedup": 11,
+    "rollup_daily_events": 11,  # ($group, unit 0), ($group, north), ($identify, north),
     # (Login, unit 0), (Lesson Started, north), (Submission Created, unit 0), and north's
-    # Submission Scored, Course Enrolled, Lesson Completed: all on today
+    # Submission Scored, Course Enrolled, Lesson Completed, Risk Flagged; u2's Intervention
+    # Logged (unit 0): all on today
     "rollup_member_days": 2,
     "rollup_state": 1,
-    # u1: $identify, Lesson Started, Submission Scored, Course Enrolled, Lesson Completed;
-    # u2: Login, Submission Created
-    "rollup_member_events": 7,
+    # u1: $identify, Lesson Started, Submission Scored, Course Enrolled, Lesson Completed,
+    # Risk Flagged; u2: Login, Submission Created, Intervention Logged
+    "rollup_member_events": 9,
     "pair_items": 1,
     "funnel_progress": 1,
     "health_snapshots": 1,
     "hr_submissions": 1,
     "baa_acceptances": 1,
+    "risk_flags": 1,
+    "interventions": 1,
 }
 
 
@@ -640,7 +650,7 @@ def test_tenant_setting_does_not_survive_the_transaction(
     a, _ = two_orgs
     with scoped(small_pool, TenantScope.of([a])) as conn:
         pid = conn.execute(text("SELECT pg_backend_pid()")).scalar_one()
-        assert conn.execute(text("SELECT count(*) FROM events")).scalar_one() == 9
+        assert conn.execute(text("SELECT count(*) FROM events")).scalar_one() == 11
     # Hold one connection so the next checkout must be the same physical connection as before
     # (a pool of two, LIFO order would also hand it back; holding makes it certain).
     pids = set()

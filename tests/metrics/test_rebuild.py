@@ -40,6 +40,12 @@ DERIVED = {
     " closer_member_id, unit_id, ref_key FROM pair_items WHERE org_id = :o ORDER BY 1, 2",
     "funnel_progress": "SELECT funnel, subject_key, member_id, started_at, total_steps,"
     " max_step, last_step_at, unit_id FROM funnel_progress WHERE org_id = :o ORDER BY 1, 2, 3",
+    "risk_flags": "SELECT flag_id, student_user_id, level, confidence, course, program,"
+    " flagged_at, detail_at, detail_message_id, resolved_at FROM risk_flags WHERE org_id = :o"
+    " ORDER BY 1",
+    "interventions": "SELECT intervention_id, flag_id, student_user_id, kind, logged_at,"
+    " logged_message_id, outcome, outcome_at, outcome_message_id FROM interventions"
+    " WHERE org_id = :o ORDER BY 1",
     "rollup_state": "SELECT newest_event_at, last_received_at, events_total FROM rollup_state"
     " WHERE org_id = :o",
 }

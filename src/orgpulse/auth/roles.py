@@ -38,6 +38,8 @@ class Permission(StrEnum):
     # The suppressed aggregate view: predefined periods and breakdowns only.
     VIEW_AGGREGATES = "view_aggregates"
     VIEW_PLATFORM = "view_platform"
+    # Cohort risk analytics (risk flags, interventions; student names in the CSV).
+    VIEW_COHORT_RISK = "view_cohort_risk"
     MANAGE_PLATFORM = "manage_platform"
     # Pre-aggregated HR metrics: submitting them, and listing the submitted versions.
     SUBMIT_HR_METRICS = "submit_hr_metrics"
@@ -68,6 +70,8 @@ _GRANTS: dict[Permission, frozenset[Role]] = {
         }
     ),
     Permission.VIEW_PLATFORM: frozenset({Role.PLATFORM_ADMIN, Role.CS_LEADER, Role.SUPPORT}),
+    # Institutional admins of the org and platform admins only: student-level risk data.
+    Permission.VIEW_COHORT_RISK: frozenset({Role.PLATFORM_ADMIN, Role.ORG_ADMIN}),
     Permission.MANAGE_PLATFORM: frozenset({Role.PLATFORM_ADMIN}),
     # Only the org's HR coordinator submits; nobody else, staff included, writes HR figures.
     Permission.SUBMIT_HR_METRICS: frozenset({Role.HR_SUBMITTER}),

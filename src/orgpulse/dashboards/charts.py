@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from datetime import date
 from html import escape
@@ -74,6 +75,104 @@ def daily_bar_chart(
                 f'<text x="{x:.1f}" y="{height - 6}" class="axis" text-anchor="{anchor}">'
                 f"{points[i][0]:%b %d}</text>"
             )
+    parts.append("</svg>")
+    # Safe: every interpolated text above is escaped; the rest is numbers and fixed markup.
+    return Markup("".join(parts))  # noqa: S704
+
+
+def donut_chart(
+    segments: Sequence[tuple[str, int]],
+    *,
+    title: str,
+    size: int = 160,
+    css_prefix: str = "seg-",
+) -> Markup:
+    """Return an accessible SVG donut of labelled counts; each segment gets ``css_prefix+label``.
+
+    Segments are stroked arcs of one circle (``stroke-dasharray``), so no path maths is needed;
+    an all-zero donut is drawn as an empty ring.
+    """
+    radius = size / 2 - 14
+    circumference = 2 * math.pi * radius
+    total = sum(v for _, v in segments)
+    c = size / 2
+    parts = [
+        f'<svg class="chart donut" viewBox="0 0 {size} {size}" role="img" '
+        f'aria-label="{escape(title)}" xmlns="http://www.w3.org/2000/svg">',
+        f"<title>{escape(title)}</title>",
+        f'<circle cx="{c}" cy="{c}" r="{radius:.1f}" class="donut-ring"/>',
+    ]
+    offset = 0.0
+    for label, value in segments:
+        if value <= 0 or total == 0:
+            continue
+        length = circumference * value / total
+        # Start at 12 o'clock and run clockwise.
+        parts.append(
+            f'<circle cx="{c}" cy="{c}" r="{radius:.1f}" class="donut-seg '
+            f'{escape(css_prefix + label)}" stroke-dasharray="{length:.2f} '
+            f'{circumference - length:.2f}" stroke-dashoffset="{-offset:.2f}" '
+            f'transform="rotate(-90 {c} {c})"><title>{escape(label)}: {value}</title></circle>'
+        )
+        offset += length
+    parts.append(
+        f'<text x="{c}" y="{c + 6}" class="donut-total" text-anchor="middle">{total}</text>'
+        "</svg>"
+    )
+    # Safe: every interpolated text above is escaped; the rest is numbers and fixed markup.
+    return Markup("".join(parts))  # noqa: S704
+
+
+def line_chart(
+    labels: Sequence[date],
+    series: Sequence[tuple[str, Sequence[int]]],
+    *,
+    title: str,
+    width: int = 720,
+    height: int = 220,
+    css_prefix: str = "seg-",
+) -> Markup:
+    """Return an accessible multi-series SVG line chart over dated points (one class per series)."""
+    pad_left, pad_bottom, pad_top, pad_right = 44, 22, 10, 12
+    plot_w, plot_h = width - pad_left - pad_right, height - pad_bottom - pad_top
+    top = _nice_max(max([v for _, values in series for v in values] + [0]))
+    n = max(len(labels), 1)
+    step = plot_w / max(n - 1, 1)
+    parts = [
+        f'<svg class="chart" viewBox="0 0 {width} {height}" role="img" '
+        f'aria-label="{escape(title)}" xmlns="http://www.w3.org/2000/svg">',
+        f"<title>{escape(title)}</title>",
+    ]
+    for frac in (0, 0.5, 1):
+        y = pad_top + plot_h * (1 - frac)
+        parts.append(
+            f'<line x1="{pad_left}" x2="{width - pad_right}" y1="{y:.1f}" y2="{y:.1f}" '
+            f'class="grid"/><text x="{pad_left - 6}" y="{y + 4:.1f}" class="axis" '
+            f'text-anchor="end">{int(top * frac)}</text>'
+        )
+    for name, values in series:
+        points = [
+            (pad_left + i * step, pad_top + plot_h - plot_h * v / top)
+            for i, v in enumerate(values)
+        ]
+        coords = " ".join(f"{x:.1f},{y:.1f}" for x, y in points)
+        cls = escape(css_prefix + name)
+        parts.append(
+            f'<polyline points="{coords}" class="series {cls}">'
+            f"<title>{escape(name)}</title></polyline>"
+        )
+        for (x, y), day, v in zip(points, labels, values, strict=False):
+            parts.append(
+                f'<circle cx="{x:.1f}" cy="{y:.1f}" r="3" class="dot {cls}">'
+                f"<title>{escape(name)}, week of {day.isoformat()}: {v}</title></circle>"
+            )
+    for i, day in enumerate(labels):
+        x = pad_left + i * step
+        anchor = "start" if i == 0 else "end" if i == n - 1 else "middle"
+        parts.append(
+            f'<text x="{x:.1f}" y="{height - 6}" class="axis" text-anchor="{anchor}">'
+            f"{day:%b %d}</text>"
+        )
     parts.append("</svg>")
     # Safe: every interpolated text above is escaped; the rest is numbers and fixed markup.
     return Markup("".join(parts))  # noqa: S704

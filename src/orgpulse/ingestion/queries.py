@@ -129,8 +129,8 @@ UPSERT_MEMBERS = text(
     " RETURNING org_id, external_user_id, member_id, unit_id"
 )
 
-# The events to project arrive as a CTE named ``stored`` (org_id, event_time, type, name,
-# member_id, unit_id, properties, received_at): at ingest the rows just inserted, on a rebuild
+# The events to project arrive as a CTE named ``stored`` (org_id, event_time, message_id, type,
+# name, member_id, unit_id, properties, received_at): at ingest the rows just inserted, on a rebuild
 # every stored event of one org. The projection below is the one definition of every rollup, so
 # a rebuild produces exactly what ingesting the same events would have.
 _PROJECT_STORED = """
@@ -228,6 +228,130 @@ _PROJECT_STORED = """
             last_step_at = GREATEST(f.last_step_at, excluded.last_step_at),
             unit_id = excluded.unit_id
         RETURNING 1
+    ), risk AS (
+        -- Risk flags (docs/cohort-analytics.md). Every merge rule is order-independent: first
+        -- flag and first resolution by time (LEAST ignores NULL), details from the latest flag
+        -- (ties by message id), so a resolve before its flag converges to the in-order row.
+        INSERT INTO risk_flags AS f (org_id, flag_id, student_user_id, level, confidence,
+                                     course, program, flagged_at, detail_at, detail_message_id,
+                                     resolved_at)
+        SELECT n.org_id, n.properties ->> 'flag_id',
+               (array_agg(COALESCE(n.properties ->> 'student_id', m.external_user_id)
+                    ORDER BY n.event_time DESC, n.message_id DESC)
+                    FILTER (WHERE n.name = 'Risk Flagged'))[1],
+               (array_agg(CASE WHEN n.properties ->> 'level'
+                                    IN ('low', 'moderate', 'high', 'critical')
+                               THEN n.properties ->> 'level' END
+                    ORDER BY n.event_time DESC, n.message_id DESC)
+                    FILTER (WHERE n.name = 'Risk Flagged'))[1],
+               (array_agg(CASE WHEN jsonb_typeof(n.properties -> 'confidence') = 'number' THEN
+                               CASE WHEN CAST(n.properties ->> 'confidence' AS numeric)
+                                         BETWEEN 0 AND 1
+                                    THEN CAST(n.properties ->> 'confidence' AS numeric) END END
+                    ORDER BY n.event_time DESC, n.message_id DESC)
+                    FILTER (WHERE n.name = 'Risk Flagged'))[1],
+               (array_agg(n.properties ->> 'course' ORDER BY n.event_time DESC, n.message_id DESC)
+                    FILTER (WHERE n.name = 'Risk Flagged'))[1],
+               (array_agg(n.properties ->> 'program' ORDER BY n.event_time DESC, n.message_id DESC)
+                    FILTER (WHERE n.name = 'Risk Flagged'))[1],
+               min(n.event_time) FILTER (WHERE n.name = 'Risk Flagged'),
+               max(n.event_time) FILTER (WHERE n.name = 'Risk Flagged'),
+               (array_agg(n.message_id ORDER BY n.event_time DESC, n.message_id DESC)
+                    FILTER (WHERE n.name = 'Risk Flagged'))[1],
+               min(n.event_time) FILTER (WHERE n.name = 'Risk Resolved')
+        FROM new n
+        LEFT JOIN members m ON m.org_id = n.org_id AND m.member_id = n.member_id
+        WHERE n.type = 'track' AND n.name IN ('Risk Flagged', 'Risk Resolved')
+          AND n.properties ->> 'flag_id' IS NOT NULL
+        GROUP BY 1, 2 ORDER BY 1, 2
+        ON CONFLICT (org_id, flag_id) DO UPDATE SET
+            flagged_at = LEAST(f.flagged_at, excluded.flagged_at),
+            resolved_at = LEAST(f.resolved_at, excluded.resolved_at),
+            student_user_id = CASE WHEN excluded.detail_at IS NOT NULL AND (f.detail_at IS NULL
+                OR (excluded.detail_at, excluded.detail_message_id)
+                   > (f.detail_at, f.detail_message_id))
+                THEN excluded.student_user_id ELSE f.student_user_id END,
+            level = CASE WHEN excluded.detail_at IS NOT NULL AND (f.detail_at IS NULL
+                OR (excluded.detail_at, excluded.detail_message_id)
+                   > (f.detail_at, f.detail_message_id))
+                THEN excluded.level ELSE f.level END,
+            confidence = CASE WHEN excluded.detail_at IS NOT NULL AND (f.detail_at IS NULL
+                OR (excluded.detail_at, excluded.detail_message_id)
+                   > (f.detail_at, f.detail_message_id))
+                THEN excluded.confidence ELSE f.confidence END,
+            course = CASE WHEN excluded.detail_at IS NOT NULL AND (f.detail_at IS NULL
+                OR (excluded.detail_at, excluded.detail_message_id)
+                   > (f.detail_at, f.detail_message_id))
+                THEN excluded.course ELSE f.course END,
+            program = CASE WHEN excluded.detail_at IS NOT NULL AND (f.detail_at IS NULL
+                OR (excluded.detail_at, excluded.detail_message_id)
+                   > (f.detail_at, f.detail_message_id))
+                THEN excluded.program ELSE f.program END,
+            detail_message_id = CASE WHEN excluded.detail_at IS NOT NULL AND (f.detail_at IS NULL
+                OR (excluded.detail_at, excluded.detail_message_id)
+                   > (f.detail_at, f.detail_message_id))
+                THEN excluded.detail_message_id ELSE f.detail_message_id END,
+            detail_at = GREATEST(f.detail_at, excluded.detail_at)
+        RETURNING 1
+    ), intervention AS (
+        -- Interventions: details from the first "Intervention Logged", the outcome from the
+        -- latest "Intervention Outcome" (ties by message id), whichever arrives first.
+        INSERT INTO interventions AS i (org_id, intervention_id, flag_id, student_user_id, kind,
+                                        logged_at, logged_message_id, outcome, outcome_at,
+                                        outcome_message_id)
+        SELECT n.org_id, n.properties ->> 'intervention_id',
+               (array_agg(NULLIF(n.properties ->> 'flag_id', '')
+                    ORDER BY n.event_time, n.message_id)
+                    FILTER (WHERE n.name = 'Intervention Logged'))[1],
+               (array_agg(NULLIF(n.properties ->> 'student_id', '')
+                    ORDER BY n.event_time, n.message_id)
+                    FILTER (WHERE n.name = 'Intervention Logged'))[1],
+               (array_agg(n.properties ->> 'type' ORDER BY n.event_time, n.message_id)
+                    FILTER (WHERE n.name = 'Intervention Logged'))[1],
+               min(n.event_time) FILTER (WHERE n.name = 'Intervention Logged'),
+               (array_agg(n.message_id ORDER BY n.event_time, n.message_id)
+                    FILTER (WHERE n.name = 'Intervention Logged'))[1],
+               (array_agg(CASE WHEN n.properties ->> 'outcome'
+                                    IN ('improved', 'no_change', 'worsened', 'pending')
+                               THEN n.properties ->> 'outcome' END
+                    ORDER BY n.event_time DESC, n.message_id DESC)
+                    FILTER (WHERE n.name = 'Intervention Outcome'))[1],
+               max(n.event_time) FILTER (WHERE n.name = 'Intervention Outcome'),
+               (array_agg(n.message_id ORDER BY n.event_time DESC, n.message_id DESC)
+                    FILTER (WHERE n.name = 'Intervention Outcome'))[1]
+        FROM new n
+        WHERE n.type = 'track' AND n.name IN ('Intervention Logged', 'Intervention Outcome')
+          AND n.properties ->> 'intervention_id' IS NOT NULL
+        GROUP BY 1, 2 ORDER BY 1, 2
+        ON CONFLICT (org_id, intervention_id) DO UPDATE SET
+            flag_id = CASE WHEN excluded.logged_at IS NOT NULL AND (i.logged_at IS NULL
+                OR (excluded.logged_at, excluded.logged_message_id)
+                   < (i.logged_at, i.logged_message_id))
+                THEN excluded.flag_id ELSE i.flag_id END,
+            student_user_id = CASE WHEN excluded.logged_at IS NOT NULL AND (i.logged_at IS NULL
+                OR (excluded.logged_at, excluded.logged_message_id)
+                   < (i.logged_at, i.logged_message_id))
+                THEN excluded.student_user_id ELSE i.student_user_id END,
+            kind = CASE WHEN excluded.logged_at IS NOT NULL AND (i.logged_at IS NULL
+                OR (excluded.logged_at, excluded.logged_message_id)
+                   < (i.logged_at, i.logged_message_id))
+                THEN excluded.kind ELSE i.kind END,
+            logged_message_id = CASE WHEN excluded.logged_at IS NOT NULL AND (i.logged_at IS NULL
+                OR (excluded.logged_at, excluded.logged_message_id)
+                   < (i.logged_at, i.logged_message_id))
+                THEN excluded.logged_message_id ELSE i.logged_message_id END,
+            logged_at = LEAST(i.logged_at, excluded.logged_at),
+            outcome = CASE WHEN excluded.outcome_at IS NOT NULL AND (i.outcome_at IS NULL
+                OR (excluded.outcome_at, excluded.outcome_message_id)
+                   > (i.outcome_at, i.outcome_message_id))
+                THEN excluded.outcome ELSE i.outcome END,
+            outcome_message_id = CASE WHEN excluded.outcome_at IS NOT NULL
+                AND (i.outcome_at IS NULL
+                OR (excluded.outcome_at, excluded.outcome_message_id)
+                   > (i.outcome_at, i.outcome_message_id))
+                THEN excluded.outcome_message_id ELSE i.outcome_message_id END,
+            outcome_at = GREATEST(i.outcome_at, excluded.outcome_at)
+        RETURNING 1
     ), state AS (
         INSERT INTO rollup_state AS s (org_id, newest_event_at, last_received_at, last_rollup_at,
                                        events_total)
@@ -245,7 +369,9 @@ _PROJECT_STORED = """
            (SELECT count(*) FROM active) AS rollup_member_days,
            (SELECT count(*) FROM member_events) AS rollup_member_events,
            (SELECT count(*) FROM pairs) AS pair_items,
-           (SELECT count(*) FROM funnels) AS funnel_progress
+           (SELECT count(*) FROM funnels) AS funnel_progress,
+           (SELECT count(*) FROM risk) AS risk_flags,
+           (SELECT count(*) FROM intervention) AS interventions
 """
 
 _NEW_EVENTS = """
@@ -266,13 +392,15 @@ _NEW_EVENTS = """
         SELECT i.org_id, i.event_time, i.event_id, i.message_id, i.type, i.name, i.member_id,
                i.unit_id, i.anonymous_id, CAST(:received AS timestamptz), i.properties, i.context
         FROM input i JOIN fresh f ON f.org_id = i.org_id AND f.message_id = i.message_id
-        RETURNING org_id, event_time, type, name, member_id, unit_id, properties, received_at
+        RETURNING org_id, event_time, message_id, type, name, member_id, unit_id, properties,
+                  received_at
     ),
 """
 
 _ORG_EVENTS = """
     stored AS (
-        SELECT org_id, event_time, type, name, member_id, unit_id, properties, received_at
+        SELECT org_id, event_time, message_id, type, name, member_id, unit_id, properties,
+               received_at
         FROM events WHERE org_id = :org
     ),
 """
@@ -311,10 +439,13 @@ DELETE_ORG_PROJECTIONS = text(
     member_events AS (DELETE FROM rollup_member_events WHERE org_id = :org RETURNING 1),
     pairs AS (DELETE FROM pair_items WHERE org_id = :org RETURNING 1),
     funnels AS (DELETE FROM funnel_progress WHERE org_id = :org RETURNING 1),
-    state AS (DELETE FROM rollup_state WHERE org_id = :org RETURNING 1)
+    state AS (DELETE FROM rollup_state WHERE org_id = :org RETURNING 1),
+    risk AS (DELETE FROM risk_flags WHERE org_id = :org RETURNING 1),
+    intervention AS (DELETE FROM interventions WHERE org_id = :org RETURNING 1)
     SELECT (SELECT count(*) FROM daily) + (SELECT count(*) FROM active)
          + (SELECT count(*) FROM member_events) + (SELECT count(*) FROM pairs)
          + (SELECT count(*) FROM funnels) + (SELECT count(*) FROM state)
+         + (SELECT count(*) FROM risk) + (SELECT count(*) FROM intervention)
     """
 )
 

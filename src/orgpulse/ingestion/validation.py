@@ -13,6 +13,7 @@ from typing import Any
 import orjson
 
 from orgpulse.core.ids import uuid7
+from orgpulse.ingestion.risk_events import risk_event_problem
 
 MAX_EVENT_BYTES = 32 * 1024
 MAX_BATCH_BYTES = 500 * 1024
@@ -219,6 +220,8 @@ def validate_message(
                 raise _Invalid(f"event name is longer than {MAX_NAME_LENGTH} characters")
             if name.startswith("$"):
                 raise _Invalid("event names starting with '$' are reserved")
+            if problem := risk_event_problem(name, properties, user_id=user_id):
+                raise _Invalid(problem)
         else:
             name = RESERVED_NAMES[msg_type]
 

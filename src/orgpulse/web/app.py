@@ -19,6 +19,7 @@ from orgpulse import __version__
 from orgpulse.audit.routes import router as audit_router
 from orgpulse.auth.routes import router as auth_router
 from orgpulse.catalog import catalog_of
+from orgpulse.cohorts.routes import router as cohorts_router
 from orgpulse.core.config import Settings, get_settings, secret_key
 from orgpulse.core.db import app_engine
 from orgpulse.core.logging import configure_logging, org_var, request_id_var, user_var
@@ -124,4 +125,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(hr_router)
     app.include_router(audit_router)
     app.include_router(privacy_admin_router)
+    app.include_router(cohorts_router)
     return app

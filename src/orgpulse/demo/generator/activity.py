@@ -337,6 +337,7 @@ class _Activity(_Population):
                 "level": level,
                 "confidence": round(rng.uniform(0.35, 0.99), 2),
                 "reason": rng.choice(_RISK_REASONS),
+                **({"course": student.course} if student.course else {}),
             },
         )
         chance, longest = _INTERVENE[level]
