@@ -33,6 +33,8 @@ audit_app = typer.Typer(help="Audit records.", no_args_is_help=True)
 app.add_typer(audit_app, name="audit")
 orgs_app = typer.Typer(help="Organization settings.", no_args_is_help=True)
 app.add_typer(orgs_app, name="orgs")
+retention_app = typer.Typer(help="Data retention.", no_args_is_help=True)
+app.add_typer(retention_app, name="retention")
 err = Console(stderr=True)
 
 
@@ -452,6 +454,69 @@ def _serve(*, host: str, port: int, workers: int) -> None:
         if stop is not None:
             stop.set()
         stop_embedded()
+
+
+@app.command("worker")
+def worker(
+    once: Annotated[bool, typer.Option("--once", help="Run every job once, then exit")] = False,
+    job: Annotated[str | None, typer.Option(help="With --once: only this job")] = None,
+) -> None:
+    """Run the scheduled jobs without the web app (set ORGPULSE_JOBS_ENABLED=false on web nodes)."""
+    import signal
+    import threading
+
+    from orgpulse.core.db import owner_url, stop_embedded
+    from orgpulse.jobs import registered_jobs, run_all_once, scheduler_loop
+
+    settings = get_settings()
+    if job is not None and job not in {j.name for j in registered_jobs()}:
+        raise _fail(f"no job {job!r}; jobs: {', '.join(j.name for j in registered_jobs())}")
+    owner_url(settings)
+    try:
+        if once:
+            results = run_all_once(settings, only=job)
+            for name, status in results:
+                typer.echo(f"{name}: {status}")
+            if any(status == "failed" for _, status in results):
+                raise typer.Exit(code=1)
+            return
+        stop = threading.Event()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(sig, lambda *_: stop.set())
+        typer.echo(f"worker running: {', '.join(j.name for j in registered_jobs())}")
+        scheduler_loop(settings, stop)
+    finally:
+        stop_embedded()
+
+
+@retention_app.command("run")
+def retention_run(
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Print what would be dropped; change nothing")
+    ] = False,
+) -> None:
+    """Drop raw event partitions past ORGPULSE_RETENTION_DAYS; rollups, snapshots, audit stay."""
+    from sqlalchemy import Connection
+
+    from orgpulse.core import clock
+    from orgpulse.core.db import owner_engine
+    from orgpulse.jobs import run_job
+    from orgpulse.jobs.retention import run_retention, summary
+
+    settings = get_settings()
+    report: list[str] = []
+
+    def work(conn: Connection) -> str:
+        report.extend(run_retention(conn, settings=settings, now=clock.now(), dry_run=dry_run))
+        return f"dry run: {summary(report)}" if dry_run else summary(report)
+
+    status = run_job(owner_engine(settings), "retention", work)
+    for line in report:
+        typer.echo(line)
+    if status == "failed":
+        raise _fail("retention failed; see the retention job on the health panel")
+    if not report:
+        typer.echo("skipped: another node is running retention")
 
 
 @app.command("demo")

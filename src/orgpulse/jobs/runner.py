@@ -12,10 +12,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import Connection, Engine, text
 
-from orgpulse.core import clock
 from orgpulse.core.config import Settings
-from orgpulse.core.db import app_engine, owner_engine
-from orgpulse.core.migrate import ensure_partitions
 
 log = logging.getLogger(__name__)
 
@@ -80,47 +77,44 @@ def run_job(engine: Engine, name: str, work: Callable[[Connection], str]) -> str
     return run.status
 
 
-def maintain_partitions(settings: Settings) -> str:
-    def work(conn: Connection) -> str:
-        created = ensure_partitions(conn, settings=settings)
-        return f"created {len(created)} partitions" if created else "partitions up to date"
+def run_all_once(settings: Settings, *, only: str | None = None) -> list[tuple[str, str]]:
+    """Run every registered job (or the one named ``only``) once; return (job, status) pairs."""
+    from orgpulse.jobs.registry import registered_jobs, run_registered
 
-    return run_job(owner_engine(settings), "partitions", work)
-
-
-def refresh_health(settings: Settings) -> str:
-    """Re-score today's health snapshot of every org with new activity."""
-    from orgpulse.catalog import catalog_of
-    from orgpulse.health.snapshots import refresh_snapshots
-
-    def work(conn: Connection) -> str:
-        return refresh_snapshots(conn, catalog=catalog_of(settings), now=clock.now())
-
-    return run_job(app_engine(settings), "health_snapshots", work)
+    results = []
+    for job in registered_jobs():
+        if only is None or job.name == only:
+            results.append((job.name, run_registered(job, settings)))
+    return results
 
 
-# (job, seconds between runs)
-SCHEDULE: tuple[tuple[Callable[[Settings], str], int], ...] = (
-    (maintain_partitions, 3600),
-    (refresh_health, 300),
-)
+def scheduler_loop(settings: Settings, stop: threading.Event, *, tick_seconds: int = 15) -> None:
+    """Run each registered job when its interval has passed, until ``stop`` is set."""
+    from orgpulse.jobs.registry import registered_jobs, run_registered
+
+    jobs = registered_jobs()
+    next_run = [0.0] * len(jobs)
+    while not stop.is_set():
+        for i, job in enumerate(jobs):
+            if stop.is_set():
+                break
+            if time.monotonic() >= next_run[i]:
+                next_run[i] = time.monotonic() + job.every_seconds
+                try:
+                    run_registered(job, settings)
+                except Exception:
+                    log.exception("scheduled job %s failed", job.name)
+        stop.wait(tick_seconds)
 
 
 def start_scheduler(settings: Settings, *, tick_seconds: int = 15) -> threading.Event:
     """Start the job loop in a daemon thread; set the returned event to stop it."""
     stop = threading.Event()
-    next_run = [0.0] * len(SCHEDULE)
-
-    def loop() -> None:
-        while not stop.is_set():
-            for i, (job, every) in enumerate(SCHEDULE):
-                if time.monotonic() >= next_run[i]:
-                    next_run[i] = time.monotonic() + every
-                    try:
-                        job(settings)
-                    except Exception:
-                        log.exception("scheduled job %s failed", job.__name__)
-            stop.wait(tick_seconds)
-
-    threading.Thread(target=loop, name="orgpulse-scheduler", daemon=True).start()
+    threading.Thread(
+        target=scheduler_loop,
+        args=(settings, stop),
+        kwargs={"tick_seconds": tick_seconds},
+        name="orgpulse-scheduler",
+        daemon=True,
+    ).start()
     return stop
