@@ -14,6 +14,7 @@ from orgpulse.core import clock
 from orgpulse.dashboards.charts import daily_bar_chart
 from orgpulse.health.service import OrgHealth, org_health
 from orgpulse.metrics.service import org_metrics
+from orgpulse.ops import job_statuses
 from orgpulse.web.deps import OrgAccess, load_switcher, org_access, org_read, settings
 from orgpulse.web.templating import render
 
@@ -80,6 +81,8 @@ def health_page(
             since=from_,
             until=to,
         )
+        # Platform admins run the jobs that keep this page current: tell them when one fails.
+        jobs = job_statuses(conn=conn, now=now) if access.role == Role.PLATFORM_ADMIN else None
     load_switcher(request, access.principal)
     chart = daily_bar_chart(
         [(d, int(v or 0)) for d, v in result.trend.points],
@@ -96,6 +99,7 @@ def health_page(
             "chart": chart,
             "show_weights": access.role == Role.PLATFORM_ADMIN,
             "access": access,
+            "jobs": jobs,
         },
     )
 
