@@ -64,7 +64,10 @@ class Settings(BaseSettings):
     retention_days: int = Field(
         default=730,
         ge=30,
-        description="Events older than this are rejected at ingest and their partitions dropped.",
+        description=(
+            "Events older than this are rejected at ingest, and `orgpulse retention run` drops"
+            " their monthly partitions (rollups, snapshots and audit records are kept)."
+        ),
     )
     max_future_skew_seconds: int = Field(
         default=86_400,
@@ -138,7 +141,10 @@ class Settings(BaseSettings):
     db_pool_size: int = Field(default=10, ge=1, description="Connections per web process.")
     jobs_enabled: bool = Field(
         default=True,
-        description="Run scheduled maintenance (partitions ahead) inside `orgpulse serve`.",
+        description=(
+            "Run the scheduled jobs (partitions, health snapshots, retention, …) inside"
+            " `orgpulse serve`; set false on web processes when `orgpulse worker` runs them."
+        ),
     )
 
     @property
