@@ -141,3 +141,15 @@ def test_signed_out_visitors_are_sent_to_login(client: TestClient) -> None:
     response = client.get("/docs/runbooks/activation", follow_redirects=False)
     assert response.status_code == 303
     assert response.headers["location"] == "/login?next=/docs/runbooks/activation"
+
+
+def test_runbooks_are_package_data() -> None:
+    import fnmatch
+    import tomllib
+
+    config = tomllib.loads((SRC.parents[1] / "pyproject.toml").read_text())
+    globs = config["tool"]["setuptools"]["package-data"]["orgpulse"]
+    files = [p.relative_to(SRC).as_posix() for p in (SRC / "guides" / "runbooks").glob("*.md")]
+    assert len(files) == len(shipped()) >= len(REQUIRED)
+    assert all(any(fnmatch.fnmatch(f, g) for g in globs) for f in files)
+    assert "markdown-it-py>=3.0" in config["project"]["dependencies"]
