@@ -21,6 +21,7 @@ from orgpulse.catalog import catalog_of
 from orgpulse.core.config import Settings, get_settings, secret_key
 from orgpulse.core.db import app_engine
 from orgpulse.core.logging import configure_logging, org_var, request_id_var, user_var
+from orgpulse.dashboards.aggregate_routes import router as aggregate_router
 from orgpulse.dashboards.routes import router as dashboards_router
 from orgpulse.health.routes import router as health_router
 from orgpulse.ingestion.routes import router as ingestion_router
@@ -118,4 +119,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(dashboards_router)
     app.include_router(metrics_router)
     app.include_router(health_router)
+    app.include_router(aggregate_router)
     return app
