@@ -23,7 +23,7 @@ count below k is hidden; a share is shown only when its people count and its coh
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any, Literal
@@ -442,12 +442,12 @@ def _measure(
 
 def _metric_measure(
     metric: Metric,
-    people: Any,
+    people: Callable[[Sequence[str] | None], dict[int, int]],
     columns: Sequence[_Column],
     cohort_tree: ShownNode,
     policy: PrivacyPolicy,
 ) -> Measure:
-    counts: dict[int, int] = people(list(metric.events) or None)
+    counts = people(list(metric.events) or None)
     return _measure(
         key=metric.key,
         label=metric.label,

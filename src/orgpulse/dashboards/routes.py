@@ -97,13 +97,9 @@ def home(
     switcher = load_switcher(request, principal)
     if len(switcher) == 1 and principal.staff_role is None:
         only = switcher[0][0]
-        with unscoped(request.app.state.engine) as conn:
-            only_id = resolve_org_ref(conn, only)
-        if only_id is not None and grants(principal.role_in(only_id), Permission.VIEW_AGGREGATES):
-            redirect = aggregate_only_redirect(request, only)
-            if redirect is not None:
-                return redirect
-        return RedirectResponse(f"/orgs/{only}", status_code=303)
+        return aggregate_only_redirect(request, only) or RedirectResponse(
+            f"/orgs/{only}", status_code=303
+        )
     listing = _org_list(request, page=page, per_page=50)
     pages = page_count(listing.total, listing.per_page)
     return render(request, "home.html", {"listing": listing, "pages": pages})
@@ -121,6 +117,11 @@ def aggregate_only_redirect(request: Request, ref: str) -> Response | None:
     Why a redirect and not the 403: the overview is where links and the org switcher lead, and
     for these viewers the aggregate view is the org's page. API routes keep refusing.
     """
+    principal = require_principal(request)
+    with unscoped(request.app.state.engine) as conn:
+        org_id = resolve_org_ref(conn, ref)
+    if org_id is None or not grants(principal.role_in(org_id), Permission.VIEW_AGGREGATES):
+        return None  # the detailed view's own check refuses (and audits) as before
     peek = check_org_access(request, ref=ref, permission=Permission.VIEW_AGGREGATES)
     if peek.privacy.aggregate_only:
         return RedirectResponse(f"/orgs/{peek.slug}/aggregate", status_code=303)
