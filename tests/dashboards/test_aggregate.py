@@ -552,3 +552,64 @@ def test_baa_page_form_and_suppressed_read_audit(
     assert [(r["action"], r["query_type"], r["cohort_size"], r["suppressed"])
             for r in rows] == [("baa.accepted", None, None, None),
                                ("analytics.read", "roi", 9, True)]
+
+
+# ------------------------------------------------------------------------------ periods (pure)
+def test_weeks_belong_to_the_period_of_their_thursday() -> None:
+    from datetime import date
+
+    from orgpulse.dashboards.aggregate import (
+        last_complete_sunday,
+        period_weeks,
+        quarter_of,
+        recent_periods,
+    )
+    from orgpulse.privacy import parse_period
+
+    q4 = period_weeks(parse_period("2026-Q4"))
+    assert [w.label for w in q4] == [f"2026-W{n}" for n in range(40, 54)]
+    # W40 starts in September (Thursday 1 October); W53 ends in January (Thursday 31 December).
+    assert (q4[0].first_day, q4[-1].last_day) == (date(2026, 9, 28), date(2027, 1, 3))
+    assert [w.label for w in period_weeks(parse_period("2027-01"))] == [
+        "2027-W01", "2027-W02", "2027-W03", "2027-W04"]
+    assert [w.label for w in period_weeks(parse_period("2026-W10"))] == ["2026-W10"]
+    assert [quarter_of(parse_period(p)).label for p in
+            ("2026-W53", "2027-W01", "2026-W40", "2026-05", "2026-Q3")] == [
+        "2026-Q4", "2027-Q1", "2026-Q4", "2026-Q2", "2026-Q3"]
+    assert last_complete_sunday(date(2026, 6, 15)) == date(2026, 6, 14)  # a Monday
+    assert last_complete_sunday(date(2026, 6, 14)) == date(2026, 6, 7)  # a Sunday: not ended
+    labels = [p.label for p in recent_periods(date(2026, 2, 3))]
+    assert labels[:4] == ["2026-Q1", "2025-Q4", "2025-Q3", "2025-Q2"]
+    assert labels[4:10] == ["2026-02", "2026-01", "2025-12", "2025-11", "2025-10", "2025-09"]
+    assert labels[10:12] == ["2026-W05", "2026-W04"] and len(labels) == 18
+
+
+def test_a_week_reads_the_same_alone_and_in_its_month(
+    client: TestClient, factory: Factory, northwind: int
+) -> None:
+    viewer = headers(factory, Role.EMPLOYER_VIEWER, northwind)
+    month = client.get(f"/api/v1/orgs/northwind/aggregate?period={MAY}", headers=viewer).json()
+    week = client.get("/api/v1/orgs/northwind/aggregate?period=2026-W21", headers=viewer).json()
+    assert week["weekly"]["weeks"] == [month["weekly"]["weeks"][2]]
+    assert week["weekly"]["average_percent"] == 73.8  # the one week is the average
+    assert week["active"]["org"] == fig(48, 73.8)
+    alone = client.get("/api/v1/orgs/northwind/aggregate?period=2026-W20", headers=viewer).json()
+    # 9 active: hidden, and the total (the same 9) with it.
+    assert alone["weekly"]["weeks"][0]["active"] == HIDDEN
+    assert alone["weekly"]["average_percent"] is None
+    assert alone["active"]["org"] == HIDDEN
+
+
+def test_a_browser_session_accepts_through_the_api_with_its_csrf_token(
+    client: TestClient, factory: Factory, northwind: int
+) -> None:
+    factory.login(client, factory.user(Role.EMPLOYER_VIEWER, org_id=northwind))
+    token = client.cookies.get("orgpulse_csrf")
+    assert client.post("/api/v1/orgs/northwind/baa",
+                       headers={"X-CSRF-Token": "nope"}).status_code == 403
+    accepted = client.post("/api/v1/orgs/northwind/baa", headers={"X-CSRF-Token": token})
+    assert accepted.status_code == 200 and accepted.json()["accepted"] is True
+    page = client.get(f"/orgs/northwind/aggregate?period={MAY}").text
+    assert f'href="/orgs/northwind/aggregate.csv?period={MAY}&amp;breakdown=none&amp;tab=summary"' \
+           in page
+    assert "Accept the BAA to export" not in page
