@@ -613,3 +613,21 @@ def test_a_browser_session_accepts_through_the_api_with_its_csrf_token(
     assert f'href="/orgs/northwind/aggregate.csv?period={MAY}&amp;breakdown=none&amp;tab=summary"' \
            in page
     assert "Accept the BAA to export" not in page
+
+
+def test_csv_cells_cannot_run_as_formulas(
+    client: TestClient, factory: Factory, frozen: datetime
+) -> None:
+    org = factory.org("formula", "Formula", units=("plain",))
+    factory.send([{"type": "group", "groupId": "formula-evil", "timestamp": PROFILE,
+                   "traits": {"name": "=HYPERLINK(\"x\")", "parent_group_id": "formula"}}])
+    factory.send([identify("formula", u, "plain") for u in people("p", 10)]
+                 + [identify("formula", u, "evil") for u in people("e", 10)])
+    admin = headers(factory, Role.PLATFORM_ADMIN, None)
+    assert client.post("/api/v1/orgs/formula/baa", headers=admin).status_code == 200
+    exported = client.get(f"/api/v1/orgs/formula/aggregate.csv?period={MAY}&breakdown=unit",
+                          headers=admin)
+    assert exported.status_code == 200, exported.text
+    units = {r[4] for r in csv.reader(io.StringIO(exported.text))}
+    assert "'=HYPERLINK(\"x\")" in units and "=HYPERLINK(\"x\")" not in units
+    assert org > 0
