@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from starlette.responses import RedirectResponse, Response
 
 from orgpulse.audit import record
-from orgpulse.auth import Permission, grants, resolve_org_ref
+from orgpulse.auth import Permission, Role, grants, resolve_org_ref
 from orgpulse.catalog import catalog_of
 from orgpulse.core import clock
 from orgpulse.core.tenancy import TenantScope, scoped, unscoped
@@ -61,9 +61,13 @@ def _overview(
 
 def _org_list(request: Request, *, page: int, per_page: int) -> OrgList:
     principal = require_principal(request)
-    # A unit admin's numbers cover only their units.
+    # A unit admin's numbers cover only their units; an employer viewer's orgs are listed as
+    # aggregates only.
     visible = principal.analytics_reach()
-    scope = TenantScope.of(visible, user_id=principal.user_id)
+    employer_orgs = frozenset(
+        o for o in principal.org_ids if principal.role_in(o) == Role.EMPLOYER_VIEWER
+    )
+    scope = TenantScope.of([*visible, *employer_orgs], user_id=principal.user_id)
     with scoped(read_engine(request), scope) as conn:
         result = list_orgs(
             conn=conn,
@@ -72,6 +76,7 @@ def _org_list(request: Request, *, page: int, per_page: int) -> OrgList:
             per_page=per_page,
             amber_seconds=settings(request).freshness_amber_seconds,
             unit_restrictions={o: u for o, u in visible.items() if u is not None},
+            aggregate_only_orgs=employer_orgs,
         )
     record(
         request.app.state.engine,
@@ -79,6 +84,8 @@ def _org_list(request: Request, *, page: int, per_page: int) -> OrgList:
         action="analytics.read",
         target="org_list",
         details={"page": page},
+        query_type="org_list",
+        suppressed=False,
     )
     return result
 
@@ -327,7 +334,18 @@ def _portfolio(
         ctx=audit_context(request),
         action="analytics.read",
         target="portfolio",
-        details={"format": fmt, "month": month, "accounts": result.total},
+        details={
+            "format": fmt,
+            "month": month,
+            "accounts": result.total,
+            "hidden_scores": sum(
+                1 for a in result.accounts if a.aggregate_only and a.score is None
+            ),
+        },
+        # Not a read of one cohort: scores hidden below k are counted in the details instead, so
+        # browsing the portfolio never looks like probing a suppressed cohort (audit/signals.py).
+        query_type="portfolio",
+        suppressed=False,
     )
     return result
 

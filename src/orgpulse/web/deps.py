@@ -249,12 +249,15 @@ def org_read(
 
     Yields the connection and the units a unit admin is held to (None: the whole org). The audit
     record is written only when the read succeeded; ``facts`` (query type, cohort size, whether
-    the result was suppressed), as the caller left them, go into it.
+    the result was suppressed), as the caller left them, go into it. Without facts the read is a
+    detailed view: its query type is its target and nothing in it was suppressed (aggregate-only
+    viewers never reach one).
     """
     allowed = access.unit_ids if access.role == Role.UNIT_ADMIN else None
     scope = TenantScope.of([access.org_id], user_id=access.principal.user_id)
     with scoped(read_engine(request), scope) as conn:
         yield conn, allowed
+    facts = facts or AuditFacts(query_type=target, suppressed=False)
     record(
         engine(request),
         ctx=audit_context(request),
@@ -262,8 +265,8 @@ def org_read(
         org_id=access.org_id,
         target=target,
         details=details,
-        query_type=facts.query_type if facts else None,
-        cohort_size=facts.cohort_size if facts else None,
-        suppressed=facts.suppressed if facts else None,
+        query_type=facts.query_type,
+        cohort_size=facts.cohort_size,
+        suppressed=facts.suppressed,
         export_kind="csv" if action == "export.csv" else None,
     )
