@@ -55,9 +55,10 @@ def test_each_action_kind_writes_its_record(
     assert [fields(r) for r in rows] == [
         (None, "anonymous", None, "auth.login", email, "failed", None, None, None, None, ip),
         (uid, "session", None, "auth.login", email, "ok", None, None, None, None, ip),
-        (uid, "session", acme, "analytics.read", "org_overview", "ok", None, None, None, None,
-         ip),
-        (uid, "session", acme, "export.csv", "adoption_list", "ok", None, None, None, "csv", ip),
+        (uid, "session", acme, "analytics.read", "org_overview", "ok", "org_overview", None,
+         False, None, ip),
+        (uid, "session", acme, "export.csv", "adoption_list", "ok", "adoption_list", None, False,
+         "csv", ip),
         (uid, "session", globex, "org.access_denied", "globex", "denied", None, None, None,
          None, ip),
         (uid, "session", acme, "admin.privacy_changed", "acme", "ok", None, None, None, None,

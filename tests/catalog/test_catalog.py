@@ -139,3 +139,35 @@ def test_missing_override_file_is_named(tmp_path: Path) -> None:
 def test_profile_for_rollout_mode_then_kind(mode: str | None, kind: str | None,
                                             profile: str) -> None:
     assert load_catalog().profile_name_for(rollout_mode=mode, kind=kind) == profile
+
+
+def test_aggregate_tabs_list_people_count_metrics() -> None:
+    catalog = load_catalog()
+    assert catalog.aggregate.engagement == ("member_sign_in", "member_app_use")
+    assert catalog.aggregate.wellbeing == ("programme_participation", "programme_progress")
+    assert catalog.metric("programme_participation").events == (
+        "Course Enrolled", "Lesson Completed")
+
+
+@pytest.mark.parametrize(
+    ("toml", "problem"),
+    [
+        ('[aggregate]\nwellbeing = ["nope"]\n', "aggregate.wellbeing: unknown metric 'nope'"),
+        ('[aggregate]\nengagement = ["login_failure_rate"]\n',
+         "aggregate.engagement: metric 'login_failure_rate' is of kind 'ratio'; the aggregate "
+         "view shows people counts only (distinct, active_share)"),
+        ('[aggregate]\nengagement = ["teacher_activation"]\n',
+         "aggregate.engagement: metric 'teacher_activation' is about role 'teacher'"),
+        ('[aggregate]\nwellbeing = ["programme_progress", "programme_progress"]\n',
+         "aggregate.wellbeing: a metric is listed twice"),
+        ('[aggregate]\nculture = ["member_sign_in"]\n', "aggregate: culture: Extra inputs"),
+        ('aggregate = 3\n', "[aggregate] must be a table"),
+    ],
+)
+def test_aggregate_tab_errors_name_the_problem(tmp_path: Path, toml: str, problem: str) -> None:
+    path = tmp_path / "catalog.toml"
+    path.write_text(toml)
+    with pytest.raises(CatalogError) as caught:
+        load_catalog(path)
+    assert str(caught.value).startswith(str(path)), caught.value
+    assert problem in str(caught.value)

@@ -131,3 +131,61 @@ def test_portfolio_scope_and_page(client: TestClient, factory: Factory,
     html = client.get("/portfolio").text
     assert '<td><a href="/orgs/bravo/health">Bravo</a></td>' in html
     assert "Least healthy" in html and "By account manager" in html
+
+
+def _members(factory: Factory, org_ext: str, n: int, start: int = 0) -> None:
+    result = factory.send([
+        {"type": "track", "userId": f"{org_ext}-p{i}", "event": "Login",
+         "context": {"groupId": org_ext}}
+        for i in range(start, start + n)
+    ])
+    assert result.accepted == n and not result.rejections
+
+
+def test_aggregate_only_accounts_hide_times_and_small_cohorts(
+    client: TestClient, factory: Factory, engine, accounts: dict[str, int]
+) -> None:
+    """An aggregate-only org shows no event time anywhere, and no score below k members."""
+    with scoped(engine, TenantScope.of([accounts["a"]])) as conn:
+        conn.execute(text("UPDATE orgs SET privacy_mode = 'aggregate_only' WHERE org_id = :o"),
+                     {"o": accounts["a"]})
+    _members(factory, "a", 9)
+    _members(factory, "b", 3)
+    factory.login(client, factory.user(Role.CS_LEADER))
+
+    def row(path: str, key: str, name: str) -> dict:
+        return next(r for r in client.get(path).json()[key] if r["name"] == name)
+
+    alpha = row("/api/v1/portfolio", "accounts", "Alpha")
+    assert (alpha["score"], alpha["band"], alpha["top_driver"], alpha["change_7d"],
+            alpha["last_activity"], alpha["aggregate_only"]) == (
+        None, "insufficient_data", None, None, None, True)
+    assert alpha["freshness"] == {"newest_event_at": None, "last_rollup_at": None,
+                                  "age_seconds": None, "status": "fresh"}
+    listed = row("/api/v1/orgs", "orgs", "Alpha")
+    assert (listed["members"], listed["active_7d"], listed["events_total"],
+            listed["aggregate_only"]) == (None, None, None, True)
+    assert listed["freshness"]["newest_event_at"] is None
+    # A standard org next to it keeps every number, small or not.
+    bravo = row("/api/v1/orgs", "orgs", "Bravo")
+    assert (bravo["members"], bravo["active_7d"], bravo["aggregate_only"]) == (3, 3, False)
+    assert bravo["freshness"]["newest_event_at"] is not None
+
+    _members(factory, "a", 1, start=9)  # the tenth member: k is reached
+    alpha = row("/api/v1/portfolio", "accounts", "Alpha")
+    assert (alpha["score"], alpha["band"], alpha["top_driver"], alpha["last_activity"]) == (
+        80.0, "healthy", "Upload failure rate", None)
+    listed = row("/api/v1/orgs", "orgs", "Alpha")
+    assert (listed["members"], listed["active_7d"], listed["events_total"]) == (10, 10, None)
+    page = client.get("/portfolio").text
+    assert f'href="/orgs/{alpha["slug"]}/aggregate"' in page and "aggregates only" in page
+
+
+def test_employer_viewer_lists_their_org_as_aggregates(
+    client: TestClient, factory: Factory, accounts: dict[str, int]
+) -> None:
+    _members(factory, "b", 12)
+    factory.login(client, factory.user(Role.EMPLOYER_VIEWER, org_id=accounts["b"]))
+    body = client.get("/api/v1/orgs").json()
+    assert [(o["slug"], o["members"], o["active_7d"], o["events_total"], o["aggregate_only"])
+            for o in body["orgs"]] == [("bravo", 12, 12, None, True)]

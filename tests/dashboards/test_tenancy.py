@@ -195,14 +195,22 @@ def test_roles_without_analytics_fail_closed(
 ) -> None:
     email = factory.user(role, org_id=world.acme)
     headers = bearer(factory, email)
+    employer = role == Role.EMPLOYER_VIEWER
     for path in ("/api/v1/orgs/acme/overview", "/orgs/acme", "/api/v1/orgs/globex/overview",
                  "/orgs/globex"):
-        assert client.get(path, headers=headers).status_code == 403, path
-    # The org list carries analytics too (members, active, events): nothing for these roles.
-    assert listed(client, headers) == []
+        response = client.get(path, headers=headers, follow_redirects=False)
+        if employer and path == "/orgs/acme":
+            # The org's page is its aggregate view for an employer viewer.
+            assert (response.status_code, response.headers["location"]) == (
+                303, "/orgs/acme/aggregate")
+        else:
+            assert response.status_code == 403, path
+    # The org list carries analytics too (members, active, events): nothing for the member and
+    # the HR submitter; the employer viewer's org as aggregates only (2 members < k: hidden).
+    assert listed(client, headers) == ([("acme", None, None, None)] if employer else [])
     denied = audit(engine, "org.access_denied", actor_user_id=_user_id(engine, email))
     assert [(r["target"], r["outcome"], r["actor_kind"]) for r in denied] == [
-        ("acme", "denied", "token"), ("acme", "denied", "token"),
+        ("acme", "denied", "token"), *([] if employer else [("acme", "denied", "token")]),
         ("globex", "denied", "token"), ("globex", "denied", "token"),
     ]
     assert audit(engine, "analytics.read", target="org_overview") == []

@@ -47,3 +47,33 @@ def test_demo_submits_hr_figures_for_the_last_complete_quarter(settings, engine)
     assert [tuple(r) for r in rows] == [
         ("employer", date(2026, 1, 1), date(2026, 3, 31), 1, None, "45")
     ]
+
+
+def test_demo_employer_is_an_aggregate_only_showcase(settings, engine, client) -> None:
+    """The employer viewer's org: aggregate-only, four locations, one hidden below k and one
+    hidden to protect it (seed 1 makes a steady employer of 122 people its showcase)."""
+    from datetime import UTC, datetime, timedelta
+
+    from factories import Factory
+
+    logins = load_demo(settings=settings, orgs=6, days=30, seed=1)
+    viewer = next(email for email, role, _, _ in logins if role == Role.EMPLOYER_VIEWER.value)
+    with unscoped(engine) as conn:
+        apply_scope(conn, TenantScope.of(all_org_ids(conn)))
+        slug, mode = conn.execute(
+            text("SELECT slug, privacy_mode FROM orgs WHERE traits->>'showcase' = 'aggregate'")
+        ).one()
+    assert mode == "aggregate_only"
+    Factory(engine=engine, settings=settings, app=client.app).login(client, viewer, DEMO_PASSWORD)
+    assert client.get("/", follow_redirects=False).headers["location"] == f"/orgs/{slug}/aggregate"
+    today = datetime.now(UTC).date()
+    iso = (today - timedelta(days=today.isoweekday())).isocalendar()  # the last complete week
+    week = f"{iso.year}-W{iso.week:02d}"
+    body = client.get(f"/api/v1/orgs/{slug}/aggregate?breakdown=unit&period={week}").json()
+    assert body["status"] == "ok", body
+    assert len(body["units"]) == 4
+    cohort = body["cohort"]
+    assert cohort["org"]["people"] == 122
+    assert sorted(f["people"] or 0 for f in cohort["units"]) == [0, 0, 42, 64]  # 4 and 12 hidden
+    assert [f["suppressed"] for f in cohort["units"]].count(True) == 2
+    assert client.get(f"/orgs/{slug}/aggregate").status_code == 200

@@ -7,9 +7,10 @@ from orgpulse.catalog.loader import (
     catalog_of,
     load_catalog,
 )
-from orgpulse.catalog.models import Blocker, Catalog, Funnel, Metric, Pair, Population
+from orgpulse.catalog.models import Aggregate, Blocker, Catalog, Funnel, Metric, Pair, Population
 
 __all__ = [
+    "Aggregate",
     "Blocker",
     "Catalog",
     "CatalogError",

@@ -14,11 +14,20 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from orgpulse.catalog.models import Adoption, Blocker, Catalog, Funnel, Metric, Pair
+from orgpulse.catalog.models import (
+    Adoption,
+    Aggregate,
+    Blocker,
+    Catalog,
+    Funnel,
+    Metric,
+    Pair,
+)
 from orgpulse.core.config import Settings
 
 DEFAULTS = "defaults.toml"
-SECTIONS = ("pairs", "funnels", "metrics", "profiles", "blockers", "adoption")
+SECTIONS = ("pairs", "funnels", "metrics", "profiles", "blockers", "adoption", "aggregate")
+AGGREGATE_KINDS = ("distinct", "active_share")
 KEYED = ("pairs", "funnels", "metrics", "profiles", "blockers")
 
 
@@ -52,11 +61,16 @@ def build_catalog(layers: list[tuple[str, dict[str, Any]]]) -> Catalog:
     """Merge catalog layers (later layers replace earlier entries key by key) and validate."""
     merged: dict[str, dict[str, tuple[str, Any]]] = {s: {} for s in KEYED}
     adoption: tuple[str, dict[str, Any]] = ("defaults", {})
+    aggregate: tuple[str, dict[str, Any]] = ("defaults", {})
     for source, data in layers:
         if "adoption" in data:
             if not isinstance(data["adoption"], dict):
                 raise CatalogError(f"{source}: [adoption] must be a table")
             adoption = (source, {**adoption[1], **data["adoption"]})
+        if "aggregate" in data:
+            if not isinstance(data["aggregate"], dict):
+                raise CatalogError(f"{source}: [aggregate] must be a table")
+            aggregate = (source, {**aggregate[1], **data["aggregate"]})
         for section in KEYED:
             table = data.get(section, {})
             if not isinstance(table, dict):
@@ -121,6 +135,7 @@ def build_catalog(layers: list[tuple[str, dict[str, Any]]]) -> Catalog:
     for name in (adoption_model.created_pair, adoption_model.work_pair):
         if name not in pairs:
             raise CatalogError(f"{adoption[0]}: adoption: unknown pair {name!r}")
+    aggregate_model = _aggregate(aggregate, metrics)
     if "default" not in profiles:
         raise CatalogError("catalog: profiles.default is required (the fallback profile)")
     sources = tuple(dict.fromkeys(source for source, _ in layers))
@@ -131,8 +146,38 @@ def build_catalog(layers: list[tuple[str, dict[str, Any]]]) -> Catalog:
         profiles=profiles,
         blockers=blockers,
         adoption=adoption_model,
+        aggregate=aggregate_model,
         sources=sources,
     )
+
+
+def _aggregate(layer: tuple[str, dict[str, Any]], metrics: dict[str, Metric]) -> Aggregate:
+    """Validate the aggregate view's tabs: known people-count metrics over the whole cohort."""
+    source, data = layer
+    try:
+        model = Aggregate.model_validate(data)
+    except ValidationError as exc:
+        raise CatalogError(f"{source}: aggregate: {_problem(exc)}") from None
+    for tab in ("engagement", "wellbeing"):
+        keys: tuple[str, ...] = getattr(model, tab)
+        if len(set(keys)) != len(keys):
+            raise CatalogError(f"{source}: aggregate.{tab}: a metric is listed twice")
+        for key in keys:
+            if key not in metrics:
+                raise CatalogError(f"{source}: aggregate.{tab}: unknown metric {key!r}")
+            metric = metrics[key]
+            if metric.kind not in AGGREGATE_KINDS:
+                raise CatalogError(
+                    f"{source}: aggregate.{tab}: metric {key!r} is of kind {metric.kind!r}; "
+                    f"the aggregate view shows people counts only "
+                    f"({', '.join(AGGREGATE_KINDS)})"
+                )
+            if metric.population.role is not None:
+                raise CatalogError(
+                    f"{source}: aggregate.{tab}: metric {key!r} is about role "
+                    f"{metric.population.role!r}; the aggregate view describes the whole cohort"
+                )
+    return model
 
 
 def load_catalog(override: Path | None = None) -> Catalog:

@@ -151,6 +151,18 @@ class Adoption(_Strict):
     backlog_threshold: int = Field(default=5, ge=1)
 
 
+class Aggregate(_Strict):
+    """Which metrics the aggregate (employer) view shows on its Engagement and Wellbeing tabs.
+
+    Only people-count metrics (kinds ``distinct`` and ``active_share`` over the whole cohort)
+    may be listed: the aggregate view publishes counts of distinct people and shares of the
+    cohort, each suppressed below the org's minimum cohort size, never event counts.
+    """
+
+    engagement: tuple[str, ...] = ()
+    wellbeing: tuple[str, ...] = ()
+
+
 class Catalog(_Strict):
     """Every metric, projection and profile of a deployment."""
 
@@ -160,6 +172,7 @@ class Catalog(_Strict):
     profiles: dict[str, dict[str, float]] = {}
     blockers: dict[str, Blocker] = {}
     adoption: Adoption = Adoption()
+    aggregate: Aggregate = Aggregate()
     sources: tuple[str, ...] = ()
 
     def metric(self, key: str) -> Metric:

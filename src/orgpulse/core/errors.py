@@ -43,6 +43,19 @@ class AggregateOnly(PermissionDenied):
     code = "aggregate_only"
 
 
+class BaaRequired(PermissionDenied):
+    """An export was asked for before the user accepted the current BAA for the org."""
+
+    code = "baa_required"
+
+
+class InsufficientCohort(OrgPulseError):
+    """An export was asked for whose whole result is withheld (cohort below k)."""
+
+    status_code = 409
+    code = "insufficient_cohort"
+
+
 class NotFound(OrgPulseError):
     status_code = 404
     code = "not_found"

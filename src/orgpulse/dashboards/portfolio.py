@@ -5,14 +5,14 @@ from __future__ import annotations
 
 import calendar
 from datetime import date, datetime
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel
 from sqlalchemy import Connection, text
 
 from orgpulse.catalog import Catalog
 from orgpulse.core.errors import InvalidInput
-from orgpulse.dashboards.service import Freshness, freshness_of
+from orgpulse.dashboards.service import Freshness, freshness_of, without_timestamps
 
 SortKey = Literal["name", "score", "change_7d", "change_30d", "last_activity"]
 BandFilter = Literal["healthy", "watch", "at_risk", "insufficient_data"]
@@ -35,7 +35,11 @@ PORTFOLIO_SQL = text(
            s.day, CAST(s.score AS float8), s.status, s.top_driver,
            CAST(s.score - s7.score AS float8) AS change_7d,
            CAST(s.score - s30.score AS float8) AS change_30d,
-           st.newest_event_at, st.last_rollup_at, am.names
+           st.newest_event_at, st.last_rollup_at, am.names,
+           o.privacy_mode = 'aggregate_only' AS aggregate_only,
+           CASE WHEN o.privacy_mode = 'aggregate_only' AND o.min_cohort_size >
+                     (SELECT count(*) FROM members m WHERE m.org_id = o.org_id)
+                THEN true ELSE false END AS below_k
     FROM orgs o
     LEFT JOIN LATERAL (
         SELECT h.day, h.day - 7 AS day_7, h.day - 30 AS day_30, h.score, h.status,
@@ -72,6 +76,8 @@ class Account(BaseModel):
     top_driver: str | None
     last_activity: datetime | None
     freshness: Freshness
+    # An aggregate-only org shows no event time, and no score when it has fewer than k members.
+    aggregate_only: bool = False
 
 
 class ManagerSummary(BaseModel):
@@ -127,23 +133,8 @@ def portfolio(
     if page < 1 or not 1 <= per_page <= 500:
         raise InvalidInput("page must be ≥ 1 and per_page between 1 and 500")
     until = month_end(month) if month else now.date()
-    accounts = [
-        Account(
-            slug=r[1],
-            name=r[2],
-            plan=r[3],
-            account_managers=r[12],
-            score=r[5],
-            band=r[6] or "insufficient_data",
-            scored_on=r[4],
-            change_7d=r[8],
-            change_30d=r[9],
-            top_driver=catalog.metrics[r[7]].label if r[7] in catalog.metrics else None,
-            last_activity=r[10],
-            freshness=freshness_of(r[10], r[11], now=now, amber_seconds=amber_seconds),
-        )
-        for r in conn.execute(PORTFOLIO_SQL, {"until": until}).all()
-    ]
+    accounts = [_account(r, catalog=catalog, now=now, amber_seconds=amber_seconds)
+                for r in conn.execute(PORTFOLIO_SQL, {"until": until}).all()]
     bands = {
         b: sum(1 for a in accounts if a.band == b)
         for b in ("healthy", "watch", "at_risk", "insufficient_data")
@@ -180,6 +171,45 @@ def portfolio(
         top=list(reversed(scored[-5:])),
         bottom=scored[:5],
         plans=sorted({a.plan for a in accounts if a.plan}),
+    )
+
+
+def _account(r: Any, *, catalog: Catalog, now: datetime, amber_seconds: int) -> Account:
+    freshness = freshness_of(r[10], r[11], now=now, amber_seconds=amber_seconds)
+    if not r[13]:
+        return Account(
+            slug=r[1],
+            name=r[2],
+            plan=r[3],
+            account_managers=r[12],
+            score=r[5],
+            band=r[6] or "insufficient_data",
+            scored_on=r[4],
+            change_7d=r[8],
+            change_30d=r[9],
+            top_driver=catalog.metrics[r[7]].label if r[7] in catalog.metrics else None,
+            last_activity=r[10],
+            freshness=freshness,
+        )
+    # Aggregate-only (docs/privacy.md): the score is a whole-org aggregate, shown only when the
+    # org has at least k members; no event time ever.
+    shown = not r[14]
+    return Account(
+        slug=r[1],
+        name=r[2],
+        plan=r[3],
+        account_managers=r[12],
+        score=r[5] if shown else None,
+        band=(r[6] or "insufficient_data") if shown else "insufficient_data",
+        scored_on=r[4] if shown else None,
+        change_7d=r[8] if shown else None,
+        change_30d=r[9] if shown else None,
+        top_driver=(catalog.metrics[r[7]].label if r[7] in catalog.metrics else None)
+        if shown
+        else None,
+        last_activity=None,
+        freshness=without_timestamps(freshness),
+        aggregate_only=True,
     )
 
 

@@ -59,7 +59,8 @@ def org_list() -> TextClause:
         " (SELECT count(DISTINCT d.member_id) FROM rollup_member_days d"
         "   WHERE d.org_id = o.org_id AND d.day BETWEEN CAST(timezone(o.timezone, :now) AS date)"
         "   - 6 AND CAST(timezone(o.timezone, :now) AS date)) AS active_7d,"
-        " (SELECT count(*) FROM members m WHERE m.org_id = o.org_id) AS members, o.timezone"
+        " (SELECT count(*) FROM members m WHERE m.org_id = o.org_id) AS members, o.timezone,"
+        " o.privacy_mode, o.min_cohort_size"
         " FROM orgs o LEFT JOIN rollup_state s ON s.org_id = o.org_id"
         " ORDER BY o.name LIMIT :limit OFFSET :offset"
     )

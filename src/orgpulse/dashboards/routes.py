@@ -9,10 +9,10 @@ from fastapi import APIRouter, Depends, Query, Request
 from starlette.responses import RedirectResponse, Response
 
 from orgpulse.audit import record
-from orgpulse.auth import Permission
+from orgpulse.auth import Permission, Role, grants, resolve_org_ref
 from orgpulse.catalog import catalog_of
 from orgpulse.core import clock
-from orgpulse.core.tenancy import TenantScope, scoped
+from orgpulse.core.tenancy import TenantScope, scoped, unscoped
 from orgpulse.dashboards.adoption import FLAG_LABELS, AdoptionList, Flag, adoption_list
 from orgpulse.dashboards.charts import daily_bar_chart
 from orgpulse.dashboards.courses import CourseDetail, CourseList, course_detail, course_list
@@ -22,6 +22,7 @@ from orgpulse.exports import csv_filename, csv_response
 from orgpulse.web.deps import (
     OrgAccess,
     audit_context,
+    check_org_access,
     load_switcher,
     optional_principal,
     org_access,
@@ -60,9 +61,13 @@ def _overview(
 
 def _org_list(request: Request, *, page: int, per_page: int) -> OrgList:
     principal = require_principal(request)
-    # A unit admin's numbers cover only their units.
+    # A unit admin's numbers cover only their units; an employer viewer's orgs are listed as
+    # aggregates only.
     visible = principal.analytics_reach()
-    scope = TenantScope.of(visible, user_id=principal.user_id)
+    employer_orgs = frozenset(
+        o for o in principal.org_ids if principal.role_in(o) == Role.EMPLOYER_VIEWER
+    )
+    scope = TenantScope.of([*visible, *employer_orgs], user_id=principal.user_id)
     with scoped(read_engine(request), scope) as conn:
         result = list_orgs(
             conn=conn,
@@ -71,6 +76,7 @@ def _org_list(request: Request, *, page: int, per_page: int) -> OrgList:
             per_page=per_page,
             amber_seconds=settings(request).freshness_amber_seconds,
             unit_restrictions={o: u for o, u in visible.items() if u is not None},
+            aggregate_only_orgs=employer_orgs,
         )
     record(
         request.app.state.engine,
@@ -78,6 +84,8 @@ def _org_list(request: Request, *, page: int, per_page: int) -> OrgList:
         action="analytics.read",
         target="org_list",
         details={"page": page},
+        query_type="org_list",
+        suppressed=False,
     )
     return result
 
@@ -95,7 +103,10 @@ def home(
         return RedirectResponse(f"/orgs/{org}", status_code=303)
     switcher = load_switcher(request, principal)
     if len(switcher) == 1 and principal.staff_role is None:
-        return RedirectResponse(f"/orgs/{switcher[0][0]}", status_code=303)
+        only = switcher[0][0]
+        return aggregate_only_redirect(request, only) or RedirectResponse(
+            f"/orgs/{only}", status_code=303
+        )
     listing = _org_list(request, page=page, per_page=50)
     pages = page_count(listing.total, listing.per_page)
     return render(request, "home.html", {"listing": listing, "pages": pages})
@@ -107,13 +118,33 @@ def dashboard(org: str) -> Response:
     return RedirectResponse(f"/orgs/{org}", status_code=303)
 
 
+def aggregate_only_redirect(request: Request, ref: str) -> Response | None:
+    """Send a viewer who may see ``ref`` only as aggregates to its aggregate view (pages only).
+
+    Why a redirect and not the 403: the overview is where links and the org switcher lead, and
+    for these viewers the aggregate view is the org's page. API routes keep refusing.
+    """
+    principal = require_principal(request)
+    with unscoped(request.app.state.engine) as conn:
+        org_id = resolve_org_ref(conn, ref)
+    if org_id is None or not grants(principal.role_in(org_id), Permission.VIEW_AGGREGATES):
+        return None  # the detailed view's own check refuses (and audits) as before
+    peek = check_org_access(request, ref=ref, permission=Permission.VIEW_AGGREGATES)
+    if peek.privacy.aggregate_only:
+        return RedirectResponse(f"/orgs/{peek.slug}/aggregate", status_code=303)
+    return None
+
+
 @router.get("/orgs/{org}", include_in_schema=False)
 def overview_page(
     request: Request,
-    access: ViewOrg,
+    org: str,
     days: Annotated[int, Query(ge=1, le=366)] = 30,
     unit: str | None = None,
 ) -> Response:
+    if (redirect := aggregate_only_redirect(request, org)) is not None:
+        return redirect
+    access = check_org_access(request, ref=org, permission=Permission.VIEW_ORG_ANALYTICS)
     overview = _overview(request, access, days=days, unit=unit, fmt="html")
     load_switcher(request, access.principal)
     chart = daily_bar_chart(
@@ -303,7 +334,18 @@ def _portfolio(
         ctx=audit_context(request),
         action="analytics.read",
         target="portfolio",
-        details={"format": fmt, "month": month, "accounts": result.total},
+        details={
+            "format": fmt,
+            "month": month,
+            "accounts": result.total,
+            "hidden_scores": sum(
+                1 for a in result.accounts if a.aggregate_only and a.score is None
+            ),
+        },
+        # Not a read of one cohort: scores hidden below k are counted in the details instead, so
+        # browsing the portfolio never looks like probing a suppressed cohort (audit/signals.py).
+        query_type="portfolio",
+        suppressed=False,
     )
     return result
 

@@ -62,12 +62,16 @@ class OrgOverview(BaseModel):
 
 
 class OrgSummary(BaseModel):
+    """One org of the list. For an org its viewer sees as aggregates only, ``aggregate_only`` is
+    true, people counts below the org's k are None, and no event count or timestamp is given."""
+
     slug: str
     name: str
-    members: int
-    active_7d: int
-    events_total: int
+    members: int | None
+    active_7d: int | None
+    events_total: int | None
     freshness: Freshness
+    aggregate_only: bool = False
 
 
 class OrgList(BaseModel):
@@ -169,6 +173,18 @@ def org_overview(
     )
 
 
+def without_timestamps(freshness: Freshness) -> Freshness:
+    """The freshness badge of an aggregate-only org: its status, never an event's time."""
+    return Freshness(
+        newest_event_at=None, last_rollup_at=None, age_seconds=None, status=freshness.status
+    )
+
+
+def at_least_k(people: int, k: int) -> int | None:
+    """A people count as an aggregate-only viewer may see it: None below ``k``."""
+    return people if people >= k else None
+
+
 def list_orgs(
     *,
     conn: Connection,
@@ -177,11 +193,14 @@ def list_orgs(
     per_page: int = 50,
     amber_seconds: int = 600,
     unit_restrictions: Mapping[int, Sequence[int]] | None = None,
+    aggregate_only_orgs: frozenset[int] = frozenset(),
 ) -> OrgList:
     """Return one page of the orgs in the connection's scope, by name.
 
     ``unit_restrictions`` maps an org to the units whose numbers may be shown (a unit admin's);
-    orgs not in it show whole-org numbers.
+    orgs not in it show whole-org numbers. Orgs in ``aggregate_only`` mode, and the orgs in
+    ``aggregate_only_orgs`` (where the viewer is an employer viewer), show people counts of at
+    least the org's k only, no event count and no timestamp (docs/privacy.md).
     """
     if page < 1 or not 1 <= per_page <= 500:
         raise InvalidInput("page must be ≥ 1 and per_page between 1 and 500")
@@ -201,15 +220,27 @@ def list_orgs(
                 conn.execute(ACTIVE_MEMBERS, {**params, "names": None, "role": None}).scalar_one()
             )
             events_total = int(conn.execute(queries.events_all_time(), params).scalar_one())
-        orgs.append(
-            OrgSummary(
+        freshness = freshness_of(r[3], None, now=now, amber_seconds=amber_seconds)
+        if r[8] == "aggregate_only" or r[0] in aggregate_only_orgs:
+            k = int(r[9])
+            summary = OrgSummary(
+                slug=r[1],
+                name=r[2],
+                members=at_least_k(members, k),
+                active_7d=at_least_k(active_7d, k),
+                events_total=None,
+                freshness=without_timestamps(freshness),
+                aggregate_only=True,
+            )
+        else:
+            summary = OrgSummary(
                 slug=r[1],
                 name=r[2],
                 members=members,
                 active_7d=active_7d,
                 events_total=events_total,
-                freshness=freshness_of(r[3], None, now=now, amber_seconds=amber_seconds),
+                freshness=freshness,
             )
-        )
+        orgs.append(summary)
     total = int(conn.execute(queries.org_count()).scalar_one())
     return OrgList(orgs=orgs, total=total, page=page, per_page=per_page)

@@ -79,14 +79,24 @@ def _demo_users(*, engine: Engine, create: bool) -> list[tuple[str, str, str, st
         orgs = conn.execute(
             text(
                 "SELECT o.org_id, o.slug, o.name, o.traits->>'kind' AS kind,"
-                " (SELECT count(*) FROM units u WHERE u.org_id = o.org_id) AS units"
+                " (SELECT count(*) FROM units u WHERE u.org_id = o.org_id) AS units,"
+                " o.traits->>'showcase' AS showcase"
                 " FROM orgs o ORDER BY o.org_id"
             )
         ).all()
         if not orgs:
             raise RuntimeError("the demo loaded no organizations")
         district = next((o for o in orgs if o.kind == "district" and o.units), orgs[0])
-        employer = next((o for o in orgs if o.kind == "employer"), orgs[-1])
+        employer = next(
+            (o for o in orgs if o.showcase == "aggregate"),
+            next((o for o in orgs if o.kind == "employer"), orgs[-1]),
+        )
+        if create and employer.kind == "employer":
+            # The employer viewer's org is shown to everyone as suppressed aggregates only.
+            conn.execute(
+                text("UPDATE orgs SET privacy_mode = 'aggregate_only' WHERE org_id = :o"),
+                {"o": employer.org_id},
+            )
         unit = conn.execute(
             text("SELECT unit_id, name FROM units WHERE org_id = :o ORDER BY unit_id LIMIT 1"),
             {"o": district.org_id},

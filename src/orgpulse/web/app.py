@@ -23,6 +23,7 @@ from orgpulse.cohorts.routes import router as cohorts_router
 from orgpulse.core.config import Settings, get_settings, secret_key
 from orgpulse.core.db import app_engine
 from orgpulse.core.logging import configure_logging, org_var, request_id_var, user_var
+from orgpulse.dashboards.aggregate_routes import router as aggregate_router
 from orgpulse.dashboards.routes import router as dashboards_router
 from orgpulse.guides.routes import router as guides_router
 from orgpulse.health.routes import router as health_router
@@ -127,5 +128,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(audit_router)
     app.include_router(privacy_admin_router)
     app.include_router(cohorts_router)
+    app.include_router(aggregate_router)
     app.include_router(guides_router)
     return app

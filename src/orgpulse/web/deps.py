@@ -226,6 +226,15 @@ def load_switcher(request: Request, principal: Principal) -> list[tuple[str, str
     return switcher
 
 
+@dataclass
+class AuditFacts:
+    """What an analytics read found, filled in by the caller before the read block ends."""
+
+    query_type: str | None = None
+    cohort_size: int | None = None
+    suppressed: bool | None = None
+
+
 @contextmanager
 def org_read(
     request: Request,
@@ -234,16 +243,21 @@ def org_read(
     target: str,
     details: dict[str, Any],
     action: str = "analytics.read",
+    facts: AuditFacts | None = None,
 ) -> Iterator[tuple[Connection, tuple[int, ...] | None]]:
     """Read one org's analytics: a transaction scoped to that org, then the audit record.
 
     Yields the connection and the units a unit admin is held to (None: the whole org). The audit
-    record is written only when the read succeeded.
+    record is written only when the read succeeded; ``facts`` (query type, cohort size, whether
+    the result was suppressed), as the caller left them, go into it. Without facts the read is a
+    detailed view: its query type is its target and nothing in it was suppressed (aggregate-only
+    viewers never reach one).
     """
     allowed = access.unit_ids if access.role == Role.UNIT_ADMIN else None
     scope = TenantScope.of([access.org_id], user_id=access.principal.user_id)
     with scoped(read_engine(request), scope) as conn:
         yield conn, allowed
+    facts = facts or AuditFacts(query_type=target, suppressed=False)
     record(
         engine(request),
         ctx=audit_context(request),
@@ -251,5 +265,8 @@ def org_read(
         org_id=access.org_id,
         target=target,
         details=details,
+        query_type=facts.query_type,
+        cohort_size=facts.cohort_size,
+        suppressed=facts.suppressed,
         export_kind="csv" if action == "export.csv" else None,
     )

@@ -87,6 +87,7 @@ class _Org:
     start: int
     end: int
     with_group_context: bool
+    showcase: bool = False  # the aggregate-view showcase employer (see _aggregate_showcase)
     levels: list[float] = field(default_factory=list)
     units: list[_Unit] = field(default_factory=list)
     admins: list[_Member] = field(default_factory=list)
@@ -172,6 +173,7 @@ class _Population:
         self.names_taken: set[str] = set()
         self.emails_taken: dict[str, int] = {}
         self.orgs = [self._org(n, t, k) for n, (t, k) in enumerate(self._plan(orgs), start=1)]
+        self._aggregate_showcase(seed)
 
     # ------------------------------------------------------------------ setup
     def _plan(self, orgs: int) -> list[tuple[str, str]]:
@@ -258,6 +260,43 @@ class _Population:
         self._people(org)
         self._implementation(org)
         return org
+
+    def _aggregate_showcase(self, seed: int) -> None:
+        """Give one large employer four locations that show what the aggregate view hides.
+
+        Locations of 4 (below the minimum cohort of 10) and 12 people (the smallest other one,
+        hidden so the 4 cannot be worked out from the total), and two large ones; admins sit in
+        the largest, so there is no "(no unit)" part. Its own random stream leaves every other
+        message of a seed unchanged: employees' units are not used by their activity.
+        """
+        preference = {"steady": 0, "declining": 1, "growing": 2}
+        candidates = [
+            o
+            for o in self.orgs
+            if o.kind == "employer" and o.trajectory in preference and len(o.members) >= 50
+        ]
+        if not candidates:
+            return
+        org = min(candidates, key=lambda o: (preference[o.trajectory], -len(o.members), o.n))
+        side = random.Random(f"{seed}:aggregate")
+        names = side.sample([f"{c} {k}" for c in _SITE_CITIES for k in _SITE_KINDS], 4)
+        org.units = [
+            _Unit(group_id=f"{org.group_id}-u{k}", name=name, kind="location")
+            for k, name in enumerate(names, start=1)
+        ]
+        staff = [m for m in org.members if m.role != "admin"]
+        side.shuffle(staff)
+        rest = len(staff) - 4 - 12
+        second = round(rest * 0.4)
+        sizes = [rest - second, second, 12, 4]
+        start = 0
+        for unit, size in zip(org.units, sizes, strict=True):
+            for member in staff[start : start + size]:
+                member.unit = unit
+            start += size
+        for admin in org.admins:
+            admin.unit = org.units[0]
+        org.showcase = True
 
     def _implementation(self, org: _Org) -> None:
         """Rostering, LMS connection, resubmission habits and required standards."""
@@ -419,6 +458,7 @@ class _Population:
                 "plan": org.plan,
                 "trajectory": org.trajectory,
                 "seats": org.seats,
+                **({"showcase": "aggregate"} if org.showcase else {}),
                 **(
                     {"required_standards": list(org.required_standards)}
                     if org.required_standards
