@@ -173,3 +173,26 @@ def test_cli_run_drops_and_records(
     with unscoped(engine) as conn:
         status = conn.execute(text("SELECT status FROM job_runs WHERE job = 'retention'")).one()
     assert status[0] == "succeeded"
+
+
+def test_a_failing_step_is_recorded_and_rolls_back(
+    policy: Settings, owner: Engine, engine: Engine, cli_env: CliRunner,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from orgpulse.jobs import retention
+
+    def broken(ctx: retention.RetentionContext) -> list[str]:
+        raise RuntimeError("disk on fire")
+
+    monkeypatch.setenv("ORGPULSE_RETENTION_DAYS", "400")
+    monkeypatch.setattr(retention, "RETENTION_STEPS", [retention.drop_expired_partitions, broken])
+    clock.freeze(NOW_B)
+    result = cli_env.invoke(cli, ["retention", "run"])
+    assert result.exit_code == 2
+    assert "retention failed; see the retention job on the health panel" in result.output
+    assert "events_2025_09" in partitions(owner)  # the drop rolled back with the failed step
+    with unscoped(engine) as conn:
+        row = conn.execute(
+            text("SELECT status, detail, finished_at IS NOT NULL FROM job_runs")
+        ).one()
+    assert tuple(row) == ("failed", "RuntimeError: disk on fire", True)
