@@ -1013,7 +1013,7 @@ def main() -> None:
     )
     parser.add_argument("--explain", action="store_true", help="print EXPLAIN ANALYZE evidence")
     args = parser.parse_args()
-    assert args.days <= 730, "retention is 730 days"
+    assert args.days <= 730, "the bench keeps 760 days (bench/harness.py)"
     if args.keep:
         settings, db_url, existed = kept_database(args.keep)
         run(args, settings, db_url, reuse=existed)

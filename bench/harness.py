@@ -31,6 +31,8 @@ def bench_settings(db_url: str) -> Settings:
         secret_key="bench",
         jobs_enabled=False,
         environment="test",
+        # Two years of history: above the 400-day default, as a long-retention deployment.
+        retention_days=760,
     )
 
 

@@ -82,6 +82,9 @@ def test_dry_run_lists_and_keeps_everything(policy: Settings, owner: Engine) -> 
 def test_run_drops_old_partitions_and_keeps_rollups_and_audit(
     policy: Settings, owner: Engine, engine: Engine, factory: Factory
 ) -> None:
+    # Sent through an ingest that still accepts 14-month-old events (the default keeps 400 days).
+    factory = Factory(engine=factory.engine, app=factory.app,
+                      settings=factory.settings.model_copy(update={"retention_days": 800}))
     org = factory.org("acme", "Acme")
     factory.send([
         {"type": "identify", "userId": "t1", "traits": {"role": "teacher"},

@@ -522,7 +522,7 @@ def retention_run(
 @app.command("demo")
 def demo(
     orgs: Annotated[int, typer.Option(help="How many customer orgs")] = 60,
-    days: Annotated[int, typer.Option(help="Days of history")] = 400,
+    days: Annotated[int, typer.Option(help="Days of history (at most 390)")] = 390,
     seed: Annotated[int, typer.Option(help="Random seed")] = 1,
     no_serve: Annotated[bool, typer.Option("--no-serve", help="Load data, then exit")] = False,
     host: Annotated[str, typer.Option(help="Bind address")] = "127.0.0.1",

@@ -62,7 +62,7 @@ class Settings(BaseSettings):
     )
     log_level: str = Field(default="INFO", description="Python log level for OrgPulse loggers.")
     retention_days: int = Field(
-        default=730,
+        default=400,
         ge=30,
         description=(
             "Events older than this are rejected at ingest, and `orgpulse retention run` drops"

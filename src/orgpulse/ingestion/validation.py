@@ -29,7 +29,7 @@ RESERVED_NAMES = {"identify": "$identify", "group": "$group", "page": "$page", "
 class Limits:
     """Time window an event must fall in, relative to when it was received."""
 
-    retention_days: int = 730
+    retention_days: int = 400
     max_future_skew_seconds: int = 86_400
 
 

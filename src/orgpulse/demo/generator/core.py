@@ -15,8 +15,8 @@ from orgpulse.demo.generator.population import (
 
 DEMO_ORG_COUNT_MIN = 1
 DEMO_DAYS_MIN = 1
-# Below the default 730-day retention with room for the time between generating and ingesting.
-DEMO_DAYS_MAX = 720
+# Below the default 400-day retention with room for the time between generating and ingesting.
+DEMO_DAYS_MAX = 390
 BATCH_SIZE = 500
 
 
@@ -51,7 +51,7 @@ class _Generator(_Activity):
 
 
 def generate(
-    *, orgs: int = 60, days: int = 400, seed: int = 1, now: datetime
+    *, orgs: int = 60, days: int = 390, seed: int = 1, now: datetime
 ) -> Iterator[list[dict[str, Any]]]:
     """Yield batches (lists of at most ``BATCH_SIZE``) of Segment messages for a demo tenant set.
 
