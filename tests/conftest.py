@@ -54,6 +54,10 @@ def settings(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Set
         app_db_password="test-app-password",
         secret_key="test-secret",
         jobs_enabled=False,
+        # The datasets freeze the clock in 2026 and send events up to ~15 months before it, while
+        # partitions are made around the real date: keep raw events longer than the 400-day
+        # default so every dataset's partitions exist (tests of the default build their own).
+        retention_days=760,
     )
     upgrade(s)
     return s
@@ -107,6 +111,7 @@ def cli_env(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Iterator[Cli
     monkeypatch.setenv("ORGPULSE_DATA_DIR", str(settings.data_dir))
     monkeypatch.setenv("ORGPULSE_SECRET_KEY", settings.secret_key or "")
     monkeypatch.setenv("ORGPULSE_ENVIRONMENT", "test")
+    monkeypatch.setenv("ORGPULSE_RETENTION_DAYS", str(settings.retention_days))
     get_settings.cache_clear()
     try:
         yield CliRunner()

@@ -36,6 +36,8 @@ def live_server(settings: Settings) -> Iterator[str]:
         "ORGPULSE_APP_DB_PASSWORD": settings.app_db_password or "",
         "ORGPULSE_SECRET_KEY": "test-secret",
         "ORGPULSE_DATA_DIR": str(settings.data_dir),
+        # The server runs the scheduled jobs, retention included: same policy as the test data.
+        "ORGPULSE_RETENTION_DAYS": str(settings.retention_days),
     }
     proc = subprocess.Popen(
         [sys.executable, "-m", "orgpulse.cli.main", "serve", "--port", str(port), "--workers", "2"],

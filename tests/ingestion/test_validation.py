@@ -359,9 +359,12 @@ def test_retention_limit() -> None:
     assert reason(track(timestamp="2026-10-24T11:59:59Z"), limits=limits) == (
         "timestamp 2026-10-24T11:59:59+00:00 is older than the retention horizon (30 days)"
     )
-    # Default: 730 days.
-    assert reason(track(timestamp="2024-11-22T12:00:00Z")) == (
-        "timestamp 2024-11-22T12:00:00+00:00 is older than the retention horizon (730 days)"
+    # Default: 400 days (2026-11-23T12:00 − 400 days = 2025-10-19T12:00).
+    assert ok(track(timestamp="2025-10-19T12:00:00Z")).event_time == datetime(
+        2025, 10, 19, 12, 0, tzinfo=UTC
+    )
+    assert reason(track(timestamp="2025-10-19T11:59:59Z")) == (
+        "timestamp 2025-10-19T11:59:59+00:00 is older than the retention horizon (400 days)"
     )
 
 

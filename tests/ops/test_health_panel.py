@@ -84,7 +84,7 @@ def test_health_values_are_exact(
     }
     assert result.policies.model_dump() == {
         "environment": "test",
-        "retention_days": 400,
+        "retention_days": 760,
         "rollup_retention": "kept: rollups and health snapshots are never dropped by retention",
         "audit_retention": "kept: audit records are append-only and never dropped",
         "privacy_default_mode": "standard",
@@ -153,7 +153,7 @@ def test_api_health_serves_the_same_model(
     body = client.get("/api/health").json()
     assert body["status"] == "degraded"
     assert body["ingest_lag_ms"] == 1500
-    assert body["policies"]["retention_days"] == 400
+    assert body["policies"]["retention_days"] == 760
     assert body["flags"]["jobs_enabled"] is False
     assert [(j["job"], j["status"], j["failures_24h"]) for j in body["jobs"]] == [
         ("partitions", "succeeded", 0),
@@ -184,7 +184,7 @@ def test_panel_page_is_for_platform_staff(
         assert '<tr class="job-health_snapshots"><td>health_snapshots</td><td>300 s</td>' in page
         assert '<span class="badge red">failed</span>' in page
         assert "RuntimeError: boom" in page
-        assert '<tr><th>retention_days</th><td>400</td></tr>' in page
+        assert '<tr><th>retention_days</th><td>760</td></tr>' in page
         assert "Jobs are disabled in this web process" in page
         assert '<a class="navlink" href="/admin/health">Service health</a>' in page
     else:
