@@ -209,12 +209,13 @@ def checklist_signals(
 ) -> dict[str, Signal]:
     """The system signals present up to the end of the org-local day ``until``."""
     require_org(conn, org_id)
-    firsts: dict[str, date] = dict(
-        conn.execute(
+    firsts: dict[str, date] = {
+        r[0]: r[1]
+        for r in conn.execute(
             queries.first_event_days(),
             {"org": org_id, "names": list(SIGNAL_EVENTS), "until": until},
-        ).tuples().all()
-    )
+        )
+    }
     signals: dict[str, Signal] = {}
     for key, name in (
         ("sso_scim", SSO_CONFIGURED),
@@ -234,7 +235,6 @@ def checklist_signals(
     if rollout is not None:
         zone = ZoneInfo(timezone)
         launch: date = rollout[3]
-        end = _local_start(until + timedelta(days=1), zone)
         month1 = conn.execute(
             queries.first_snapshot_from(),
             {"org": org_id, "since": launch + timedelta(days=30), "until": until},
@@ -242,7 +242,7 @@ def checklist_signals(
         if month1 is not None:
             viewed = conn.execute(
                 queries.first_admin_health_view(),
-                {"org": org_id, "start": _local_start(month1, zone), "end": end},
+                {"org": org_id, "start": _local_start(month1, zone)},
             ).scalar_one()
             if viewed is not None:
                 signals["month1_health_check"] = Signal(

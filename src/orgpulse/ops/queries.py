@@ -107,12 +107,12 @@ def first_snapshot_from() -> TextClause:
 
 
 def first_admin_health_view() -> TextClause:
-    """The first time an org admin of the org opened its health page in [start, end)."""
+    """The first time an org admin of the org opened its health page since ``start``."""
     return text(
         "SELECT min(a.at) FROM audit_records a"
         " JOIN memberships m ON m.org_id = a.org_id AND m.user_id = a.actor_user_id"
         " WHERE a.org_id = :org AND a.action = 'analytics.read' AND a.target = 'org_health'"
-        " AND a.outcome = 'ok' AND m.role = 'org_admin' AND a.at >= :start AND a.at < :end"
+        " AND a.outcome = 'ok' AND m.role = 'org_admin' AND a.at >= :start"
     )
 
 

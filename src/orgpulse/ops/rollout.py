@@ -92,9 +92,9 @@ def _resolve(conn: Connection, org_id: int, refs: list[str], *, kind: str) -> li
     if not wanted:
         return []
     query = queries.units_by_external_id() if kind == "unit" else queries.members_by_external_id()
-    found: dict[str, int] = dict(
-        conn.execute(query, {"org": org_id, "refs": wanted}).tuples().all()
-    )
+    found: dict[str, int] = {
+        r[0]: r[1] for r in conn.execute(query, {"org": org_id, "refs": wanted})
+    }
     unknown = [r for r in wanted if r not in found]
     if unknown:
         field = "pilot_units" if kind == "unit" else "pilot_members"
