@@ -180,6 +180,9 @@ def test_a_roster_sync_completes_the_wizard_step_and_the_checklist_item(
     assert (tenant["status"], tenant["auto_reason"]) == (
         "complete", "2 school(s) and 1 org admin account(s) set up"
     )
+    page = client.get("/orgs/acme/onboarding", headers=headers).text
+    assert ("Completed automatically: first &#39;Roster Sync Completed&#39; event on 2026-06-13"
+            in page)
     # Now the admin may record it by hand as well, once.
     response = client.post("/api/v1/orgs/acme/wizard/rostering", headers=headers,
                            json={"action": "complete"})

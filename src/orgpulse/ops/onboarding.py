@@ -10,7 +10,7 @@ from sqlalchemy import Connection, text
 from orgpulse.catalog import Catalog
 from orgpulse.core import clock
 from orgpulse.core.tenancy import require_org
-from orgpulse.ops.checklist import Checklist, org_checklist
+from orgpulse.ops.checklist import Checklist, checklist_signals, effective_items, stored_items
 from orgpulse.ops.rollout import MODE_LABELS, Rollout, RolloutMode, current_rollout
 from orgpulse.ops.wizard import Wizard, org_wizard
 
@@ -49,6 +49,7 @@ def onboarding(
     today = clock.local_date(now, timezone)
     rollout = current_rollout(conn=conn, org_id=org_id)
     mode = rollout.settings.mode if rollout.settings else None
+    signals = checklist_signals(conn=conn, org_id=org_id, until=today, timezone=timezone)
     return Onboarding(
         org_id=org_id,
         slug=slug,
@@ -58,7 +59,8 @@ def onboarding(
         rollout=rollout,
         modes=[ModeOption(value=m, label=MODE_LABELS[m]) for m in RolloutMode],
         wizard=org_wizard(conn=conn, catalog=catalog, org_id=org_id, until=today,
-                          timezone=timezone, mode=mode),
-        checklist=org_checklist(conn=conn, org_id=org_id, until=today, timezone=timezone,
-                                mode=mode),
+                          timezone=timezone, mode=mode, checklist=signals),
+        checklist=effective_items(
+            stored=stored_items(conn=conn, org_id=org_id), signals=signals, mode=mode
+        ),
     )

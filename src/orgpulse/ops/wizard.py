@@ -109,16 +109,16 @@ class StoredStep:
 
 def _signals(
     conn: Connection, *, catalog: Catalog, org_id: int, until: date, timezone: str,
-    mode: RolloutMode | None,
+    mode: RolloutMode | None, checklist: dict[str, Signal] | None,
 ) -> dict[str, Signal]:
-    checklist = checklist_signals(conn=conn, org_id=org_id, until=until, timezone=timezone)
+    if checklist is None:
+        checklist = checklist_signals(conn=conn, org_id=org_id, until=until, timezone=timezone)
     found: dict[str, Signal] = {}
     for step, item in (("sso_scim", "sso_scim"), ("rostering", "rostering"),
                        ("integrations", "lms_integration")):
         if item in checklist:
             found[step] = checklist[item]
-    units, admins = conn.execute(queries.setup_counts(), {"org": org_id}).one()
-    del units
+    admins = conn.execute(queries.setup_counts(), {"org": org_id}).one()[1]
     if admins:
         found["admin_contacts"] = Signal(reason=f"{admins} org admin account(s)", since=until)
     if mode is not None:
@@ -190,12 +190,15 @@ def build_wizard(
 
 def org_wizard(
     *, conn: Connection, catalog: Catalog, org_id: int, until: date, timezone: str,
-    mode: RolloutMode | None,
+    mode: RolloutMode | None, checklist: dict[str, Signal] | None = None,
 ) -> Wizard:
-    """Return the org's wizard as of the end of local day ``until``."""
+    """Return the org's wizard as of the end of local day ``until``.
+
+    ``checklist``: the checklist's signals when the caller already has them (same day).
+    """
     require_org(conn, org_id)
     signals = _signals(conn, catalog=catalog, org_id=org_id, until=until, timezone=timezone,
-                       mode=mode)
+                       mode=mode, checklist=checklist)
     return build_wizard(stored=_stored(conn, org_id), signals=signals, mode=mode)
 
 
