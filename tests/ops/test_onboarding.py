@@ -510,3 +510,27 @@ def test_forms_on_the_page(
 def _user_id(engine: Engine, email: str) -> int:
     with unscoped(engine) as conn:
         return find_user_id(conn, email=email)
+
+
+def test_sso_and_lms_events_complete_their_steps_and_items(
+    client: TestClient, factory: Factory, orgs: tuple[int, int]
+) -> None:
+    acme, _ = orgs
+    headers = bearer(factory, factory.user(Role.ORG_ADMIN, org_id=acme))
+    events = [track("it1", "SSO Configured", 5), track("it1", "LMS Connected", 3)]
+    for event in events:
+        event["context"] = {"groupId": "acme"}
+    # Events of another org change nothing for Acme.
+    other = track("g1", "SSO Configured", 1)
+    other["context"] = {"groupId": "globex"}
+    assert factory.send([other]).rejections == []
+    wizard, checklist = statuses(state(client, headers))
+    assert (wizard["sso_scim"], checklist["sso_scim"]) == ("not_started", "not_started")
+    assert factory.send(events).rejections == []
+    body = state(client, headers)
+    wizard, checklist = statuses(body)
+    assert (wizard["sso_scim"], wizard["integrations"]) == ("complete", "complete")
+    assert (checklist["sso_scim"], checklist["lms_integration"]) == ("complete", "complete")
+    reasons = {i["key"]: i["auto_reason"] for i in body["checklist"]["items"]}
+    assert reasons["sso_scim"] == "first 'SSO Configured' event on 2026-06-10"
+    assert reasons["lms_integration"] == "first 'LMS Connected' event on 2026-06-12"
