@@ -46,6 +46,9 @@ TENANT_TABLES = frozenset(
         "baa_acceptances",
         "risk_flags",
         "interventions",
+        "rollout_settings",
+        "checklist_items",
+        "onboarding_steps",
     }
 )
 # Platform tables that carry an org id as plain data but are not tenant tables: the audit log
@@ -482,6 +485,15 @@ def two_orgs(factory: Factory) -> tuple[int, int]:
                 ),
                 {"o": org},
             )
+            for statement in (
+                "INSERT INTO rollout_settings (org_id, mode, launch_date)"
+                " VALUES (:o, 'pilot', current_date)",
+                "INSERT INTO checklist_items (org_id, item_key, status)"
+                " VALUES (:o, 'tenant_setup', 'in_progress')",
+                "INSERT INTO onboarding_steps (org_id, step_key, started_at)"
+                " VALUES (:o, 'rollout_mode', now())",
+            ):
+                conn.execute(text(statement), {"o": org})
         factory.user(Role.ORG_ADMIN, org_id=org)
         with scoped(factory.engine, TenantScope.of([org])) as conn:
             conn.execute(
@@ -529,6 +541,9 @@ EXPECTED_PER_ORG = {
     "baa_acceptances": 1,
     "risk_flags": 1,
     "interventions": 1,
+    "rollout_settings": 1,
+    "checklist_items": 1,
+    "onboarding_steps": 1,
 }
 
 

@@ -135,7 +135,9 @@ def test_health_page_shows_score_drivers_and_reasons(
     assert "Run the recording diagnostics" in html
     # Every left-out part says why; weights are not shown to an org admin.
     assert "Left out: Needs at least 10 to be meaningful; there are 3." in html
-    assert "Left out: Available once the deployment checklist is in use." in html
+    assert (
+        "Left out: Available once a rollout mode is chosen or the checklist is in use." in html
+    )
     assert "<th class=\"num\">Weight</th>" not in html
     factory.login(client, factory.user(Role.PLATFORM_ADMIN))
     assert "<th class=\"num\">Weight</th>" in client.get("/orgs/acme/health").text

@@ -44,6 +44,9 @@ class Permission(StrEnum):
     # Pre-aggregated HR metrics: submitting them, and listing the submitted versions.
     SUBMIT_HR_METRICS = "submit_hr_metrics"
     VIEW_HR_SUBMISSIONS = "view_hr_submissions"
+    # Rollout mode, deployment checklist and onboarding wizard: reading them, and changing them.
+    VIEW_ROLLOUT = "view_rollout"
+    MANAGE_ROLLOUT = "manage_rollout"
 
 
 _GRANTS: dict[Permission, frozenset[Role]] = {
@@ -79,6 +82,19 @@ _GRANTS: dict[Permission, frozenset[Role]] = {
     Permission.VIEW_HR_SUBMISSIONS: frozenset(
         {Role.HR_SUBMITTER, Role.ORG_ADMIN, Role.PLATFORM_ADMIN}
     ),
+    # Unit (school) admins see what is left to set up, read-only; staff see it to help.
+    Permission.VIEW_ROLLOUT: frozenset(
+        {
+            Role.PLATFORM_ADMIN,
+            Role.CS_LEADER,
+            Role.ACCOUNT_MANAGER,
+            Role.SUPPORT,
+            Role.ORG_ADMIN,
+            Role.UNIT_ADMIN,
+        }
+    ),
+    # The org's own (district) admins and platform admins decide the rollout.
+    Permission.MANAGE_ROLLOUT: frozenset({Role.PLATFORM_ADMIN, Role.ORG_ADMIN}),
 }
 
 

@@ -46,8 +46,8 @@ class OrgHealth(BaseModel):
 
 
 def profile_for(catalog: Catalog, view: OrgView) -> str:
-    """The org's profile (rollout modes arrive with the operations toolkit)."""
-    return catalog.profile_name_for(rollout_mode=None, kind=view.kind)
+    """The org's profile: its rollout mode's when the catalog has one, else its kind's."""
+    return catalog.profile_name_for(rollout_mode=view.rollout_mode, kind=view.kind)
 
 
 def score_view(

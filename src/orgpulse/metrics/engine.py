@@ -18,6 +18,7 @@ from sqlalchemy import Connection
 
 from orgpulse.catalog import Catalog, Metric
 from orgpulse.metrics import queries
+from orgpulse.ops import checklist_completion
 
 MetricStatus = Literal["ok", "no_data", "insufficient_data"]
 
@@ -232,14 +233,21 @@ class MetricEngine:
                     "No required standards are configured for this organization"
                     f" (its {metric.required_trait!r} trait)."
                 )
-        else:  # checklist, external: sources that arrive with later capabilities
+        elif kind == "checklist":
+            progress = checklist_completion(
+                conn=self.conn, org_id=self.org_id, until=today, timezone=self.zone.key
+            )
+            if progress is None:
+                num = den = value = None
+                status = "no_data"
+                detail = "Available once a rollout mode is chosen or the checklist is in use."
+            else:
+                num, den = float(progress[0]), float(progress[1])
+                value = num / den
+        else:  # external: a source that arrives with a later capability
             num = den = value = None
             status = "no_data"
-            detail = (
-                "Available once the deployment checklist is in use."
-                if kind == "checklist"
-                else "Available once the external source submits data."
-            )
+            detail = "Available once the external source submits data."
         if status == "ok" and den is not None and den < metric.min_denominator:
             status = "insufficient_data"
             detail = (

@@ -30,6 +30,7 @@ class OrgView:
     units: list[UnitRef]
     unit: UnitRef | None
     unit_ids: list[int] | None
+    rollout_mode: str | None = None
 
 
 def org_view(
@@ -46,8 +47,9 @@ def org_view(
     require_org(conn, org_id)
     header = conn.execute(
         text(
-            "SELECT slug, name, external_id, timezone, traits ->> 'kind' FROM orgs"
-            " WHERE org_id = :o"
+            "SELECT slug, name, external_id, timezone, traits ->> 'kind',"
+            " (SELECT r.mode FROM rollout_settings r WHERE r.org_id = orgs.org_id)"
+            " FROM orgs WHERE org_id = :o"
         ),
         {"o": org_id},
     ).one()
@@ -79,4 +81,5 @@ def org_view(
         units=[u[1] for u in units],
         unit=selected,
         unit_ids=unit_ids,
+        rollout_mode=header[5],
     )

@@ -14,7 +14,7 @@ from sqlalchemy.exc import DBAPIError
 from orgpulse import __version__
 from orgpulse.core.config import Settings
 from orgpulse.core.tenancy import unscoped
-from orgpulse.ops.queries import INGEST, UNATTRIBUTED, job_failures, latest_job_runs
+from orgpulse.ops.health_queries import INGEST, UNATTRIBUTED, job_failures, latest_job_runs
 from orgpulse.privacy.policy import MIN_COHORT_SIZE, PrivacyMode
 
 

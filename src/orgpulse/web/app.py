@@ -30,6 +30,7 @@ from orgpulse.health.routes import router as health_router
 from orgpulse.hr.routes import router as hr_router
 from orgpulse.ingestion.routes import router as ingestion_router
 from orgpulse.metrics.routes import router as metrics_router
+from orgpulse.ops.onboarding_routes import router as onboarding_router
 from orgpulse.ops.routes import router as ops_router
 from orgpulse.privacy.admin_routes import router as privacy_admin_router
 from orgpulse.web.deps import CSRF_COOKIE, csrf_token_valid, new_csrf_token
@@ -130,4 +131,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(cohorts_router)
     app.include_router(aggregate_router)
     app.include_router(guides_router)
+    app.include_router(onboarding_router)
     return app
