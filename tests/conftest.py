@@ -30,7 +30,8 @@ TABLES = (
     "directory_groups, directory_members, unattributed_events, ingest_batches, orgs, units, "
     "members, memberships, events, event_dedup, rollup_daily_events, rollup_member_days, "
     "rollup_state, rollup_member_events, pair_items, funnel_progress, health_snapshots, "
-    "security_alerts, risk_flags, interventions"
+    "security_alerts, risk_flags, interventions, banner_episodes, banner_dismissals, "
+    "support_request_events, support_requests"
 )
 
 

@@ -46,6 +46,10 @@ TENANT_TABLES = frozenset(
         "baa_acceptances",
         "risk_flags",
         "interventions",
+        "banner_episodes",
+        "banner_dismissals",
+        "support_requests",
+        "support_request_events",
     }
 )
 # Platform tables that carry an org id as plain data but are not tenant tables: the audit log

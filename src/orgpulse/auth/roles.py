@@ -44,6 +44,14 @@ class Permission(StrEnum):
     # Pre-aggregated HR metrics: submitting them, and listing the submitted versions.
     SUBMIT_HR_METRICS = "submit_hr_metrics"
     VIEW_HR_SUBMISSIONS = "view_hr_submissions"
+    # Implementation banners on org pages, and dismissing them for oneself.
+    SEE_BANNERS = "see_banners"
+    # Filing a support request about an org and following one's own requests.
+    FILE_SUPPORT_REQUEST = "file_support_request"
+    # The diagnostics panel: aggregates and scrubbed error snippets of one org.
+    VIEW_DIAGNOSTICS = "view_diagnostics"
+    # The support queue: every request of the org, its context, screenshot and status changes.
+    MANAGE_SUPPORT_REQUESTS = "manage_support_requests"
 
 
 _GRANTS: dict[Permission, frozenset[Role]] = {
@@ -79,6 +87,10 @@ _GRANTS: dict[Permission, frozenset[Role]] = {
     Permission.VIEW_HR_SUBMISSIONS: frozenset(
         {Role.HR_SUBMITTER, Role.ORG_ADMIN, Role.PLATFORM_ADMIN}
     ),
+    Permission.SEE_BANNERS: frozenset(Role),
+    Permission.FILE_SUPPORT_REQUEST: frozenset(Role),
+    Permission.VIEW_DIAGNOSTICS: frozenset({Role.PLATFORM_ADMIN, Role.SUPPORT, Role.ORG_ADMIN}),
+    Permission.MANAGE_SUPPORT_REQUESTS: frozenset({Role.PLATFORM_ADMIN, Role.SUPPORT}),
 }
 
 

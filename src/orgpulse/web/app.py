@@ -29,6 +29,7 @@ from orgpulse.hr.routes import router as hr_router
 from orgpulse.ingestion.routes import router as ingestion_router
 from orgpulse.metrics.routes import router as metrics_router
 from orgpulse.ops.routes import router as ops_router
+from orgpulse.ops.support_routes import router as support_router
 from orgpulse.privacy.admin_routes import router as privacy_admin_router
 from orgpulse.web.deps import CSRF_COOKIE, csrf_token_valid, new_csrf_token
 from orgpulse.web.errors import install_error_handlers
@@ -126,4 +127,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(audit_router)
     app.include_router(privacy_admin_router)
     app.include_router(cohorts_router)
+    app.include_router(support_router)
     return app
