@@ -15,7 +15,9 @@ MAX_SNIPPET = 200
 MASKS = ("[email]", "[token]", "[id]", "[name]", "[value]")
 
 _EMAIL = re.compile(r"[\w.+%-]+@[\w-]+(?:\.[\w-]+)*", re.UNICODE)
-_BEARER = re.compile(r"(?i)\b(bearer|basic|token|apikey|api_key|secret|password)(\s*[=:]?\s*)\S+")
+_BEARER = re.compile(
+    r"(?i)\b(bearer|basic|token|apikey|api_key|secret|password)(\s*[=:]\s*|\s+)(?!\[)\S+"
+)
 _JWT = re.compile(r"\beyJ[\w-]*\.[\w-]+\.[\w-]*")
 _UUID = re.compile(r"(?i)\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b")
 # A long run of letters and digits mixing both (API keys, hashes, session ids).
