@@ -495,6 +495,19 @@ def two_orgs(factory: Factory) -> tuple[int, int]:
                 ),
                 {"o": org},
             )
+            # A banner episode and its dismissal; a support request and its history entry.
+            for statement in (
+                "INSERT INTO banner_episodes (org_id, banner, started_at)"
+                " VALUES (:o, 'stale_data', now())",
+                "INSERT INTO banner_dismissals (org_id, user_id, banner, episode_at,"
+                " dismissed_at) VALUES (:o, 1, 'stale_data', now(), now())",
+                "INSERT INTO support_requests (org_id, request_id, tracking_id,"
+                " requester_user_id, category, severity, description, created_at, updated_at)"
+                " VALUES (:o, :o, 'SR-2026-00000' || :o, 1, 'other', 'low', 'x', now(), now())",
+                "INSERT INTO support_request_events (org_id, request_id, at, kind, to_status)"
+                " VALUES (:o, :o, now(), 'created', 'open')",
+            ):
+                conn.execute(text(statement), {"o": org})
         ids.append(org)
     return ids[0], ids[1]
 
@@ -533,6 +546,10 @@ EXPECTED_PER_ORG = {
     "baa_acceptances": 1,
     "risk_flags": 1,
     "interventions": 1,
+    "banner_episodes": 1,
+    "banner_dismissals": 1,
+    "support_requests": 1,
+    "support_request_events": 1,
 }
 
 
