@@ -264,3 +264,14 @@ def test_purge_expired_support_context(factory: Factory, owner: Engine) -> None:
         conn.execute(text("UPDATE support_requests SET context_purged_at = NULL"))
     with unscoped(factory.engine) as conn:
         assert purge_expired_support_context(conn=conn, now=NOW, retention_days=1) == 0
+
+
+def test_form_without_a_chosen_file_files_without_screenshot(
+    factory: Factory, owner: Engine
+) -> None:
+    """A browser sends an empty file part when no screenshot is chosen."""
+    org = acme(factory)
+    client = session(factory, factory.user(Role.MEMBER, org_id=org))
+    response = file_request(client, files={"screenshot": ("", b"", "application/octet-stream")})
+    assert response.status_code == 201
+    assert stored(owner)[0]["screenshot_type"] is None
