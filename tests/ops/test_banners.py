@@ -117,3 +117,14 @@ def test_dismiss_needs_csrf_and_access_to_the_org(factory: Factory) -> None:
     assert admin.post("/orgs/acme/banners/nope/dismiss",
                       data={"csrf_token": csrf(admin)}).status_code == 404
     assert "sso_without_rostering" in shown(admin, "/orgs/acme")
+
+
+@pytest.mark.parametrize("target", ["//evil.example/x", "/\\evil.example", "https://evil.example"])
+def test_dismiss_redirects_only_within_the_site(factory: Factory, target: str) -> None:
+    org = org_with_sso_no_rostering(factory)
+    admin = session(factory, factory.user(Role.ORG_ADMIN, org_id=org))
+    response = admin.post("/orgs/acme/banners/stale_data/dismiss",
+                          data={"csrf_token": csrf(admin), "next": target},
+                          follow_redirects=False)
+    assert response.status_code == 303
+    assert response.headers["location"] == "/orgs/acme-schools/support"

@@ -110,9 +110,13 @@ def test_api_filing_answers_the_tracking_id(factory: Factory, owner: Engine) -> 
     )
     assert response.status_code == 201
     assert response.json()["tracking_id"] == "SR-2026-000001"
-    assert stored(owner)[0]["context_json"]["recent_errors"][0] == {
-        "event": "Upload Failed", "at": "2026-06-14T10:00:00+00:00", "unit_id": None,
-        "message": "network timeout"}
+    # Newest first; ties on time by event name: yesterday's sync failure, then upload failure.
+    assert stored(owner)[0]["context_json"]["recent_errors"][:2] == [
+        {"event": "Roster Sync Failed", "at": "2026-06-14T10:00:00+00:00", "unit_id": None,
+         "message": "SIS timeout"},
+        {"event": "Upload Failed", "at": "2026-06-14T10:00:00+00:00", "unit_id": None,
+         "message": "network timeout"},
+    ]
 
 
 @pytest.mark.parametrize(

@@ -51,7 +51,7 @@ def recent_errors() -> TextClause:
         "       COALESCE(properties->>'error', properties->>'reason', '') AS message"
         " FROM events"
         " WHERE org_id = :org AND name = ANY(CAST(:names AS text[])) AND event_time <= :until"
-        " ORDER BY event_time DESC LIMIT :limit"
+        " ORDER BY event_time DESC, name, event_id DESC LIMIT :limit"
     )
 
 

@@ -62,7 +62,9 @@ def _scope(access: OrgAccess) -> TenantScope:
 
 
 def _safe_next(target: str, fallback: str) -> str:
-    return target if target.startswith("/") and not target.startswith("//") else fallback
+    """Only a path on this site: not "//host" nor "/\\host" (browsers read both as a host)."""
+    local = target.startswith("/") and target[1:2] not in ("/", "\\")
+    return target if local else fallback
 
 
 # ---------------------------------------------------------------------------- banners
