@@ -128,3 +128,31 @@ def test_dismiss_redirects_only_within_the_site(factory: Factory, target: str) -
                           follow_redirects=False)
     assert response.status_code == 303
     assert response.headers["location"] == "/orgs/acme-schools/support"
+
+
+def test_banners_cost_one_statement_per_page_once_episodes_are_open(factory: Factory) -> None:
+    from sqlalchemy import event
+
+    from orgpulse.ops.banners import page_banners
+
+    org_with_sso_no_rostering(factory)
+    statements: list[str] = []
+
+    def count(_conn: object, _cursor: object, sql: str, *_args: object) -> None:
+        if "banner" in sql or "FROM events" in sql:
+            statements.append(sql)
+
+    def evaluate() -> list[str]:
+        return [b.key for b in page_banners(
+            engine=factory.engine, org_id=1, slug="acme-schools", user_id=1,
+            role=Role.ORG_ADMIN, now=NOW, upload_bad_rate=0.15, upload_min_started=20)]
+
+    event.listen(factory.engine, "before_cursor_execute", count)
+    try:
+        first = evaluate()  # opens two episodes: one statement plus two inserts
+        assert len(statements) == 3
+        statements.clear()
+        assert evaluate() == first == ["sso_without_rostering", "no_assignments"]
+        assert len(statements) == 1
+    finally:
+        event.remove(factory.engine, "before_cursor_execute", count)
