@@ -31,7 +31,8 @@ TABLES = (
     "members, memberships, events, event_dedup, rollup_daily_events, rollup_member_days, "
     "rollup_state, rollup_member_events, pair_items, funnel_progress, health_snapshots, "
     "security_alerts, risk_flags, interventions, rollout_settings, checklist_items, "
-    "onboarding_steps"
+    "onboarding_steps, banner_episodes, banner_dismissals, support_request_events, "
+    "support_requests"
 )
 
 

@@ -49,6 +49,10 @@ TENANT_TABLES = frozenset(
         "rollout_settings",
         "checklist_items",
         "onboarding_steps",
+        "banner_episodes",
+        "banner_dismissals",
+        "support_requests",
+        "support_request_events",
     }
 )
 # Platform tables that carry an org id as plain data but are not tenant tables: the audit log
@@ -503,6 +507,19 @@ def two_orgs(factory: Factory) -> tuple[int, int]:
                 ),
                 {"o": org},
             )
+            # A banner episode and its dismissal; a support request and its history entry.
+            for statement in (
+                "INSERT INTO banner_episodes (org_id, banner, started_at)"
+                " VALUES (:o, 'stale_data', now())",
+                "INSERT INTO banner_dismissals (org_id, user_id, banner, episode_at,"
+                " dismissed_at) VALUES (:o, 1, 'stale_data', now(), now())",
+                "INSERT INTO support_requests (org_id, request_id, tracking_id,"
+                " requester_user_id, category, severity, description, created_at, updated_at)"
+                " VALUES (:o, :o, 'SR-2026-00000' || :o, 1, 'other', 'low', 'x', now(), now())",
+                "INSERT INTO support_request_events (org_id, request_id, at, kind, to_status)"
+                " VALUES (:o, :o, now(), 'created', 'open')",
+            ):
+                conn.execute(text(statement), {"o": org})
         ids.append(org)
     return ids[0], ids[1]
 
@@ -544,6 +561,10 @@ EXPECTED_PER_ORG = {
     "rollout_settings": 1,
     "checklist_items": 1,
     "onboarding_steps": 1,
+    "banner_episodes": 1,
+    "banner_dismissals": 1,
+    "support_requests": 1,
+    "support_request_events": 1,
 }
 
 

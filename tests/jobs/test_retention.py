@@ -73,6 +73,7 @@ def test_dry_run_lists_and_keeps_everything(policy: Settings, owner: Engine) -> 
         "retention dry run at 2026-11-05T12:00:00Z",
         "policy: raw events kept 400 days (horizon 2025-10-01); partitions from 2025-09 are kept",
         *[f"would drop partition {n}" for n in older],
+        "would purge the context of 0 support request(s) older than 180 days",
         "kept: rollups and health snapshots (not touched by retention: at least 2 years)",
         "kept: audit records (append-only, never touched: at least 7 years)",
     ]
@@ -118,7 +119,8 @@ def test_run_drops_old_partitions_and_keeps_rollups_and_audit(
         lines = run_retention(conn, settings=policy, now=NOW_B, dry_run=False)
     dropped = [n for n in before if n < "events_2025_10"]
     assert dropped[-2:] == ["events_2025_08", "events_2025_09"]
-    assert lines[2:-2] == [f"dropped partition {n}" for n in dropped]
+    assert lines[2:-3] == [f"dropped partition {n}" for n in dropped]
+    assert lines[-3] == "purged the context of 0 support request(s) older than 180 days"
     assert partitions(owner) == [n for n in before if n >= "events_2025_10"]
     # The October login stays; September's identify and login went with their partition.
     assert counts() == ({"events_2025_10": 1, today: 1}, 2, audit)
@@ -148,6 +150,7 @@ def test_cli_dry_run_prints_the_plan_and_records_the_run(
         "retention dry run at 2026-11-06T12:00:00Z",
         "policy: raw events kept 400 days (horizon 2025-10-02); partitions from 2025-10 are kept",
         *[f"would drop partition {n}" for n in older],
+        "would purge the context of 0 support request(s) older than 180 days",
         "kept: rollups and health snapshots (not touched by retention: at least 2 years)",
         "kept: audit records (append-only, never touched: at least 7 years)",
     ]
@@ -158,7 +161,8 @@ def test_cli_dry_run_prints_the_plan_and_records_the_run(
     assert row[2] == (
         "dry run: policy: raw events kept 400 days (horizon 2025-10-02);"
         f" partitions from 2025-10 are kept; would drop {len(older)} partitions"
-        f" ({older[0]} … events_2025_09)"
+        f" ({older[0]} … events_2025_09);"
+        " would purge the context of 0 support request(s) older than 180 days"
     )
 
 

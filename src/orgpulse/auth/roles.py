@@ -47,6 +47,14 @@ class Permission(StrEnum):
     # Rollout mode, deployment checklist and onboarding wizard: reading them, and changing them.
     VIEW_ROLLOUT = "view_rollout"
     MANAGE_ROLLOUT = "manage_rollout"
+    # Implementation banners on org pages, and dismissing them for oneself.
+    SEE_BANNERS = "see_banners"
+    # Filing a support request about an org and following one's own requests.
+    FILE_SUPPORT_REQUEST = "file_support_request"
+    # The diagnostics panel: aggregates and scrubbed error snippets of one org.
+    VIEW_DIAGNOSTICS = "view_diagnostics"
+    # The support queue: every request of the org, its context, screenshot and status changes.
+    MANAGE_SUPPORT_REQUESTS = "manage_support_requests"
 
 
 _GRANTS: dict[Permission, frozenset[Role]] = {
@@ -95,6 +103,10 @@ _GRANTS: dict[Permission, frozenset[Role]] = {
     ),
     # The org's own (district) admins and platform admins decide the rollout.
     Permission.MANAGE_ROLLOUT: frozenset({Role.PLATFORM_ADMIN, Role.ORG_ADMIN}),
+    Permission.SEE_BANNERS: frozenset(Role),
+    Permission.FILE_SUPPORT_REQUEST: frozenset(Role),
+    Permission.VIEW_DIAGNOSTICS: frozenset({Role.PLATFORM_ADMIN, Role.SUPPORT, Role.ORG_ADMIN}),
+    Permission.MANAGE_SUPPORT_REQUESTS: frozenset({Role.PLATFORM_ADMIN, Role.SUPPORT}),
 }
 
 

@@ -138,6 +138,19 @@ class Settings(BaseSettings):
     login_window_seconds: int = Field(
         default=900, ge=60, description="Window for counting failed logins."
     )
+    support_context_retention_days: int = Field(
+        default=180,
+        ge=1,
+        description=(
+            "Days a support request keeps its attached context and screenshot; older ones are"
+            " purged by `orgpulse retention run` (the request itself and its history stay)."
+        ),
+    )
+    support_screenshot_max_bytes: int = Field(
+        default=2_000_000,
+        ge=1024,
+        description="Largest screenshot (PNG or JPEG) a support request may attach, in bytes.",
+    )
     db_pool_size: int = Field(default=10, ge=1, description="Connections per web process.")
     jobs_enabled: bool = Field(
         default=True,

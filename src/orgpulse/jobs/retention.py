@@ -85,8 +85,30 @@ def drop_expired_partitions(ctx: RetentionContext) -> list[str]:
     return lines
 
 
+def purge_support_context(ctx: RetentionContext) -> list[str]:
+    """Erase the context and screenshots of support requests past their retention."""
+    from orgpulse.core.tenancy import TenantScope, all_org_ids, apply_scope
+    from orgpulse.ops.support import purge_expired_support_context
+
+    days = ctx.settings.support_context_retention_days
+    # The owner connection is under forced row-level security too: every org, for this step.
+    apply_scope(ctx.conn, TenantScope.all_orgs(all_org_ids(ctx.conn), user_id=None))
+    cutoff = ctx.now - timedelta(days=days)
+    if ctx.dry_run:
+        count = ctx.conn.execute(
+            text(
+                "SELECT count(*) FROM support_requests"
+                " WHERE created_at < :cutoff AND context_purged_at IS NULL"
+            ),
+            {"cutoff": cutoff},
+        ).scalar_one()
+        return [f"would purge the context of {count} support request(s) older than {days} days"]
+    count = purge_expired_support_context(conn=ctx.conn, now=ctx.now, retention_days=days)
+    return [f"purged the context of {count} support request(s) older than {days} days"]
+
+
 # The steps of a run, in order. A slice with data under a retention rule appends its step here.
-RETENTION_STEPS: list[RetentionStep] = [drop_expired_partitions]
+RETENTION_STEPS: list[RetentionStep] = [drop_expired_partitions, purge_support_context]
 
 
 def summary(lines: list[str]) -> str:

@@ -49,8 +49,17 @@ templates.env.filters["age"] = humanize_age
 def render(
     request: Request, name: str, context: dict[str, Any], *, status_code: int = 200
 ) -> Response:
-    """Render a page with the request's principal, CSRF token and org switcher in context."""
+    """Render a page with the request's principal, CSRF token and org switcher in context.
+
+    Org pages also get the implementation banners of the active org (one query, ops/banners.py).
+    """
+    banners: list[Any] = []
+    if status_code < 400 and getattr(request.state, "active_org", None) is not None:
+        from orgpulse.ops.support_routes import page_banners  # the ops slice imports this module
+
+        banners = page_banners(request)
     base = {
+        "banners": banners,
         "principal": getattr(request.state, "principal", None),
         "csrf_token": getattr(request.state, "csrf_token", ""),
         "switcher": getattr(request.state, "switcher", []),
