@@ -21,6 +21,7 @@ from typer.testing import CliRunner
 
 from datasets import frozen_clock
 from factories import Factory
+from mailsink import smtp_sink  # noqa: F401 (fixture)
 from orgpulse.core.config import Settings, get_settings
 from orgpulse.core.db import app_engine, owner_engine, scratch_database
 from orgpulse.core.migrate import upgrade
@@ -32,7 +33,8 @@ TABLES = (
     "rollup_state, rollup_member_events, pair_items, funnel_progress, health_snapshots, "
     "security_alerts, risk_flags, interventions, rollout_settings, checklist_items, "
     "onboarding_steps, banner_episodes, banner_dismissals, support_request_events, "
-    "support_requests"
+    "support_requests, action_items, delivery_attachments, deliveries, webhook_endpoints, "
+    "alert_inbox, alerts, alert_rules, report_subscriptions"
 )
 
 

@@ -53,13 +53,23 @@ TENANT_TABLES = frozenset(
         "banner_dismissals",
         "support_requests",
         "support_request_events",
+        "action_items",
     }
 )
 # Platform tables that carry an org id as plain data but are not tenant tables: the audit log
-# (platform-wide, append-only; org_id is nullable) and the routing directory (opaque ids only, read
-# before a tenant context exists). In a Citus cluster they are reference/local tables.
+# (platform-wide, append-only; org_id is nullable), the routing directory (opaque ids only, read
+# before a tenant context exists), security and operational alerts (NULL org for platform alerts)
+# and report subscriptions (re-checked against the recipient's access at send time). In a Citus cluster they are reference/local tables.
 PLATFORM_TABLES_WITH_ORG_ID = frozenset(
-    {"audit_records", "directory_groups", "directory_members", "api_tokens", "security_alerts"}
+    {
+        "audit_records",
+        "directory_groups",
+        "directory_members",
+        "api_tokens",
+        "security_alerts",
+        "alerts",
+        "report_subscriptions",
+    }
 )
 
 
@@ -518,6 +528,10 @@ def two_orgs(factory: Factory) -> tuple[int, int]:
                 " VALUES (:o, :o, 'SR-2026-00000' || :o, 1, 'other', 'low', 'x', now(), now())",
                 "INSERT INTO support_request_events (org_id, request_id, at, kind, to_status)"
                 " VALUES (:o, :o, now(), 'created', 'open')",
+                # A follow-up action item owned by the org admin.
+                "INSERT INTO action_items (org_id, title, owner_user_id, due_date, created_by,"
+                " created_at, updated_at) SELECT :o, 'Call the principal', max(user_id),"
+                " current_date, max(user_id), now(), now() FROM users",
             ):
                 conn.execute(text(statement), {"o": org})
         ids.append(org)
@@ -565,6 +579,7 @@ EXPECTED_PER_ORG = {
     "banner_dismissals": 1,
     "support_requests": 1,
     "support_request_events": 1,
+    "action_items": 1,
 }
 
 

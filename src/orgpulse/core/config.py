@@ -151,6 +151,61 @@ class Settings(BaseSettings):
         ge=1024,
         description="Largest screenshot (PNG or JPEG) a support request may attach, in bytes.",
     )
+    base_url: str = Field(
+        default="http://127.0.0.1:8000",
+        description=(
+            "Public address of the web UI, used for links in emails, webhook payloads and PDF"
+            " footers (no trailing slash)."
+        ),
+    )
+    smtp_host: str | None = Field(
+        default=None,
+        description=(
+            "SMTP server for alert and report emails. Unset: emails stay queued in the outbox"
+            " (visible under Deliveries) until a server is configured."
+        ),
+    )
+    smtp_port: int = Field(default=587, ge=1, le=65535, description="SMTP server port.")
+    smtp_starttls: bool = Field(
+        default=True, description="Upgrade the SMTP connection with STARTTLS before sending."
+    )
+    smtp_username: str | None = Field(
+        default=None, description="SMTP login; unset: send without authenticating."
+    )
+    smtp_password: str | None = Field(default=None, description="SMTP password.")
+    smtp_from: str = Field(
+        default="OrgPulse <orgpulse@localhost>", description="From address of every email."
+    )
+    smtp_timeout_seconds: float = Field(
+        default=10.0, gt=0, description="Connect and send timeout for one SMTP delivery."
+    )
+    webhook_timeout_seconds: float = Field(
+        default=5.0, gt=0, description="Timeout of one webhook POST."
+    )
+    delivery_max_attempts: int = Field(
+        default=6,
+        ge=1,
+        description=(
+            "Tries per email or webhook before it is dead-lettered (shown as dead under"
+            " Deliveries, where an admin can retry it)."
+        ),
+    )
+    delivery_backoff_seconds: int = Field(
+        default=30,
+        ge=1,
+        description=(
+            "Wait before the first retry of a failed delivery; doubled after each further"
+            " failure (30 s, 1 min, 2 min, …)."
+        ),
+    )
+    alerts_interval_seconds: int = Field(
+        default=300,
+        ge=10,
+        description=(
+            "How often alert rules are evaluated (also after ingest bursts); an alert is raised"
+            " within one interval of the data that triggers it."
+        ),
+    )
     db_pool_size: int = Field(default=10, ge=1, description="Connections per web process.")
     jobs_enabled: bool = Field(
         default=True,
