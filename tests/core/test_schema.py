@@ -59,7 +59,8 @@ TENANT_TABLES = frozenset(
 # Platform tables that carry an org id as plain data but are not tenant tables: the audit log
 # (platform-wide, append-only; org_id is nullable), the routing directory (opaque ids only, read
 # before a tenant context exists), security and operational alerts (NULL org for platform alerts)
-# and report subscriptions (re-checked against the recipient's access at send time). In a Citus cluster they are reference/local tables.
+# and report subscriptions (re-checked against the recipient's access at send time). In a Citus
+# cluster they are reference/local tables.
 PLATFORM_TABLES_WITH_ORG_ID = frozenset(
     {
         "audit_records",

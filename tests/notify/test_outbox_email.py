@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
-
 from sqlalchemy import Engine, text
 
 from mailsink import MailSink
