@@ -32,6 +32,7 @@ def test_builtin_jobs_and_their_intervals() -> None:
         ("partitions", 3600, True),
         ("health_snapshots", 300, False),
         ("retention", 86_400, True),
+        ("deliveries", 30, False),
     ]
 
 

@@ -559,6 +559,38 @@ def demo(
     _serve(host=host, port=port, workers=1)
 
 
+deliveries_app = typer.Typer(help="The email and webhook outbox.", no_args_is_help=True)
+app.add_typer(deliveries_app, name="deliveries")
+
+
+@deliveries_app.command("send")
+def deliveries_send(
+    limit: Annotated[int, typer.Option(help="Most deliveries to send in this pass", min=1)] = 100,
+) -> None:
+    """Send due emails and webhooks once (what the deliveries job does every 30 s)."""
+    from sqlalchemy import Connection
+
+    from orgpulse.core import clock
+    from orgpulse.core.db import app_engine
+    from orgpulse.jobs import run_job
+    from orgpulse.notify.delivery import DeliveryPass, deliver_due
+
+    settings = get_settings()
+    result: list[DeliveryPass] = []
+
+    def work(conn: Connection) -> str:
+        result.append(deliver_due(conn.engine, settings=settings, now=clock.now(), limit=limit))
+        return result[0].summary()
+
+    status = run_job(app_engine(settings), "deliveries", work)
+    if status == "failed":
+        raise _fail("the delivery pass failed; see the deliveries job on the health panel")
+    if not result:
+        typer.echo("skipped: another node is sending deliveries")
+        return
+    typer.echo(result[0].summary())
+
+
 def main() -> None:
     app()
 

@@ -30,6 +30,7 @@ from orgpulse.health.routes import router as health_router
 from orgpulse.hr.routes import router as hr_router
 from orgpulse.ingestion.routes import router as ingestion_router
 from orgpulse.metrics.routes import router as metrics_router
+from orgpulse.notify.routes import router as notify_router
 from orgpulse.ops.onboarding_routes import router as onboarding_router
 from orgpulse.ops.routes import router as ops_router
 from orgpulse.ops.support_routes import router as support_router
@@ -134,4 +135,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(guides_router)
     app.include_router(onboarding_router)
     app.include_router(support_router)
+    app.include_router(notify_router)
     return app
