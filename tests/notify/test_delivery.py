@@ -22,7 +22,7 @@ from orgpulse.jobs.registry import job_named
 from orgpulse.notify import Attachment, enqueue_email, enqueue_webhook
 from orgpulse.notify.delivery import LEASE, claim_due, deliver_due
 from orgpulse.notify.signing import sign, verify_signature
-from webhooksink import WebhookSink, webhook_sink  # noqa: F401 (fixture)
+from webhooksink import WebhookSink
 
 T0 = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
 PDF = b"%PDF-1.7\n1 0 obj << /Type /Catalog >> endobj\n%%EOF\n"
