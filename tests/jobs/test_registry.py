@@ -51,13 +51,16 @@ def test_worker_once_runs_every_job_and_records_it(cli_env: CliRunner, engine: E
         "partitions: succeeded",
         "health_snapshots: succeeded",
         "retention: succeeded",
+        "deliveries: succeeded",
     ]
     runs = finished(engine)
     assert [(job, status) for job, status, _ in runs] == [
         ("partitions", "succeeded"),
         ("health_snapshots", "succeeded"),
         ("retention", "succeeded"),
+        ("deliveries", "succeeded"),
     ]
+    assert runs[3][2] == "sent 0, retrying 0, dead 0"
     assert runs[0][2] == "partitions up to date"
     assert runs[1][2] == "refreshed 0 orgs"
     assert "no event partition is past the policy" in runs[2][2]
@@ -69,7 +72,10 @@ def test_worker_once_one_job_and_unknown_job(cli_env: CliRunner, engine: Engine)
     assert finished(engine) == [("partitions", "succeeded", "partitions up to date")]
     unknown = cli_env.invoke(cli, ["worker", "--once", "--job", "nope"])
     assert unknown.exit_code == 2
-    assert "no job 'nope'; jobs: partitions, health_snapshots, retention" in unknown.output
+    assert (
+        "no job 'nope'; jobs: partitions, health_snapshots, retention, deliveries"
+        in unknown.output
+    )
 
 
 def test_scheduler_loop_runs_each_job_on_its_first_tick(
@@ -79,7 +85,7 @@ def test_scheduler_loop_runs_each_job_on_its_first_tick(
     thread = threading.Thread(target=scheduler_loop, args=(settings, stop), daemon=True)
     thread.start()
     deadline = time.monotonic() + 60
-    while len(finished(engine)) < 3:
+    while len(finished(engine)) < 4:
         assert time.monotonic() < deadline, finished(engine)
         time.sleep(0.1)
     stop.set()
@@ -89,4 +95,5 @@ def test_scheduler_loop_runs_each_job_on_its_first_tick(
         "partitions",
         "health_snapshots",
         "retention",
+        "deliveries",
     ]

@@ -14,6 +14,7 @@ outcome is written sends it again once the lease ends. Webhook receivers dedupe 
 from __future__ import annotations
 
 import smtplib
+import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -276,19 +277,27 @@ def record_outcome(
 def deliver_due(
     engine: Engine, *, settings: Settings, now: datetime, limit: int = 100
 ) -> DeliveryPass:
-    """Send up to ``limit`` due deliveries, one claim each; return what happened."""
+    """Send up to ``limit`` due deliveries, one claim each; return what happened.
+
+    Outcomes (sent_at, the next retry) are stamped with ``now``, the pass's start, so a retry
+    is due ``backoff · 2^(attempts-1)`` after the pass that failed it.
+    """
     smtp_configured = bool(settings.smtp_host)
     result = DeliveryPass()
+    started = time.monotonic()
     for _ in range(limit):
+        # The pass's clock moves on with it: a lease taken late in a long pass must still end
+        # after the send, and a signature timestamp must be the time of the request.
+        at = now + timedelta(seconds=time.monotonic() - started)
         with unscoped(engine) as conn:
-            claimed = claim_due(conn, now=now, limit=1, smtp_configured=smtp_configured)
+            claimed = claim_due(conn, now=at, limit=1, smtp_configured=smtp_configured)
         if not claimed:
             break
         item = claimed[0]
         if item.channel == "email":
             outcome = send_email(item, settings=settings, engine=engine)
         else:
-            outcome = send_webhook(item, settings=settings, now=now)
+            outcome = send_webhook(item, settings=settings, now=at)
         with unscoped(engine) as conn:
             status = record_outcome(
                 conn, item=item, outcome=outcome, settings=settings, now=now
