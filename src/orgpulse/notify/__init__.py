@@ -5,6 +5,15 @@ the state change that caused them; the ``deliveries`` job sends them, retries wi
 dead-letters after ``ORGPULSE_DELIVERY_MAX_ATTEMPTS`` tries. Nothing is sent from a web request.
 """
 
+from orgpulse.notify.delivery import DeliveryPass, deliver_due
 from orgpulse.notify.outbox import Attachment, enqueue_email, enqueue_webhook
+from orgpulse.notify.signing import verify_signature
 
-__all__ = ["Attachment", "enqueue_email", "enqueue_webhook"]
+__all__ = [
+    "Attachment",
+    "DeliveryPass",
+    "deliver_due",
+    "enqueue_email",
+    "enqueue_webhook",
+    "verify_signature",
+]
