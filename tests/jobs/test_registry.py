@@ -32,6 +32,7 @@ def test_builtin_jobs_and_their_intervals() -> None:
         ("partitions", 3600, True),
         ("health_snapshots", 300, False),
         ("retention", 86_400, True),
+        ("alerts", 300, False),
     ]
 
 
@@ -50,16 +51,19 @@ def test_worker_once_runs_every_job_and_records_it(cli_env: CliRunner, engine: E
         "partitions: succeeded",
         "health_snapshots: succeeded",
         "retention: succeeded",
+        "alerts: succeeded",
     ]
     runs = finished(engine)
     assert [(job, status) for job, status, _ in runs] == [
         ("partitions", "succeeded"),
         ("health_snapshots", "succeeded"),
         ("retention", "succeeded"),
+        ("alerts", "succeeded"),
     ]
     assert runs[0][2] == "partitions up to date"
     assert runs[1][2] == "refreshed 0 orgs"
     assert "no event partition is past the policy" in runs[2][2]
+    assert runs[3][2] == "opened 0, still open 0, resolved 0, quiet in cooldown 0"
 
 
 def test_worker_once_one_job_and_unknown_job(cli_env: CliRunner, engine: Engine) -> None:
@@ -68,7 +72,7 @@ def test_worker_once_one_job_and_unknown_job(cli_env: CliRunner, engine: Engine)
     assert finished(engine) == [("partitions", "succeeded", "partitions up to date")]
     unknown = cli_env.invoke(cli, ["worker", "--once", "--job", "nope"])
     assert unknown.exit_code == 2
-    assert "no job 'nope'; jobs: partitions, health_snapshots, retention" in unknown.output
+    assert "no job 'nope'; jobs: partitions, health_snapshots, retention, alerts" in unknown.output
 
 
 def test_scheduler_loop_runs_each_job_on_its_first_tick(
@@ -78,7 +82,7 @@ def test_scheduler_loop_runs_each_job_on_its_first_tick(
     thread = threading.Thread(target=scheduler_loop, args=(settings, stop), daemon=True)
     thread.start()
     deadline = time.monotonic() + 60
-    while len(finished(engine)) < 3:
+    while len(finished(engine)) < 4:
         assert time.monotonic() < deadline, finished(engine)
         time.sleep(0.1)
     stop.set()
@@ -88,4 +92,5 @@ def test_scheduler_loop_runs_each_job_on_its_first_tick(
         "partitions",
         "health_snapshots",
         "retention",
+        "alerts",
     ]

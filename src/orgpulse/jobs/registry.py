@@ -57,7 +57,9 @@ def registered_jobs() -> list[Job]:
     """Every job of every module in ``JOB_MODULES``, in registration order."""
     for module in JOB_MODULES:
         importlib.import_module(module)
-    return list(_REGISTRY.values())
+    # In JOB_MODULES order whichever module happened to be imported first.
+    rank = {module: i for i, module in enumerate(JOB_MODULES)}
+    return sorted(_REGISTRY.values(), key=lambda job: rank.get(job.work.__module__, len(rank)))
 
 
 def job_named(name: str) -> Job:
