@@ -65,7 +65,10 @@ def test_detail_is_404_for_an_alert_of_a_foreign_org(factory: Factory) -> None:
         moved = conn.execute(text("UPDATE memberships SET org_id = :b WHERE user_id = :u"),
                              {"b": w.b, "u": w.ids["am_a"]}).rowcount
     assert moved == 1
+    with unscoped(factory.engine) as conn:
+        conn.execute(text("UPDATE alert_inbox SET read_at = NULL"))
     am_a = session(factory, w.am_a)
+    assert badge(am_a.get("/alerts").text) is None  # the badge counts visible alerts only
     assert am_a.get("/alerts/1").status_code == 404
     assert am_a.get("/api/v1/alerts").json()["total"] == 0
     assert rows(factory.engine, "SELECT count(*) FROM audit_records WHERE action = 'alert.read'"

@@ -111,7 +111,9 @@ INBOX_COUNTS = text(
     "SELECT count(*), count(*) FILTER (WHERE i.read_at IS NULL)" + _VISIBLE
 )
 UNREAD_COUNT = text(
-    "SELECT count(*) FROM alert_inbox WHERE user_id = :user AND read_at IS NULL"
+    "SELECT count(*) FROM alert_inbox i JOIN alerts a ON a.alert_id = i.alert_id"
+    " WHERE i.user_id = :user AND i.read_at IS NULL"
+    " AND ((a.org_id IS NULL AND :platform) OR a.org_id = ANY(:orgs))"
 )
 MARK_READ = text(
     "UPDATE alert_inbox SET read_at = :now"

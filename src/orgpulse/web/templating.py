@@ -78,4 +78,9 @@ def _alert_unread(request: Request, principal: Any) -> int:
     from orgpulse.core.tenancy import unscoped
 
     with unscoped(request.app.state.engine) as conn:
-        return unread_count(conn, user_id=principal.user_id)
+        return unread_count(
+            conn,
+            user_id=principal.user_id,
+            org_ids=sorted(principal.org_ids),
+            platform=principal.staff_role == "platform_admin",
+        )
