@@ -229,3 +229,20 @@ def test_admin_edits_survive_the_default_rule_installation(factory: Factory) -> 
     evaluate(factory)
     assert rows(factory.engine, "SELECT cooldown_minutes, enabled FROM alert_rules"
                                 " WHERE rule_key = 'health_below'") == [(5, False)]
+
+
+def test_metric_decline_on_a_catalog_count_metric_and_a_disabled_rule(factory: Factory) -> None:
+    w = world(factory)
+    evaluate(factory)
+    # submissions_completed counts "Submission Created"; Logins stay steady.
+    set_rule(factory.engine, "metric_decline",
+             params='{"metrics": ["events_total", "submissions_completed"]}')
+    weekly_events(factory.engine, w.a, [10] + [50] * 8, name="Submission Created")
+    weekly_events(factory.engine, w.a, [500] * 9, name="Login")
+    evaluate(factory)
+    # events_total: 510 vs a median of 550 (floor 385) is quiet; submissions: 10 < 35 fires.
+    assert alerts(factory.engine) == [
+        (1, "metric_decline", w.a, "submissions_completed", "open", 10.0)]
+    set_rule(factory.engine, "health_below", enabled=False)
+    snapshot(factory.engine, w.b, TODAY, 10)
+    assert evaluate(factory, NOW + timedelta(minutes=5)).opened == 0

@@ -51,3 +51,14 @@ def test_the_job_raises_the_alert_after_the_data_arrives(factory: Factory) -> No
     assert is_due(job, settings, since_last_run=300)
     with unscoped(factory.engine) as conn:
         assert conn.execute(text("SELECT count(*) FROM alert_rules")).scalar() == 6
+
+
+def test_service_health_shows_the_configured_interval(engine: object, settings: Settings
+                                                      ) -> None:
+    from datasets import NOW
+    from orgpulse.ops import health
+
+    faster = settings.model_copy(update={"alerts_interval_seconds": 60})
+    jobs = {j.job: j.every_seconds for j in health(engine=engine, settings=faster,  # type: ignore[arg-type]
+                                                   now=NOW).jobs}
+    assert (jobs["alerts"], jobs["health_snapshots"]) == (60, 300)
