@@ -246,3 +246,28 @@ def test_metric_decline_on_a_catalog_count_metric_and_a_disabled_rule(factory: F
     set_rule(factory.engine, "health_below", enabled=False)
     snapshot(factory.engine, w.b, TODAY, 10)
     assert evaluate(factory, NOW + timedelta(minutes=5)).opened == 0
+
+
+def test_two_evaluations_at_once_open_one_alert(factory: Factory) -> None:
+    import threading
+
+    from orgpulse.alerts import evaluate_alerts
+
+    w = world(factory)
+    evaluate(factory)
+    snapshot(factory.engine, w.a, TODAY, 42)
+    results = []
+    with factory.engine.connect() as first:
+        first.begin()
+        results.append(evaluate_alerts(first, settings=factory.settings, now=NOW))
+
+        def second() -> None:
+            results.append(evaluate(factory))
+
+        thread = threading.Thread(target=second)
+        thread.start()  # its insert waits on the first's uncommitted alert, or sees it
+        first.commit()
+    thread.join(timeout=60)
+    assert sorted(r.opened for r in results) == [0, 1]
+    assert alerts(factory.engine) == [(1, "health_below", w.a, "", "open", 42.0)]
+    assert len(inbox(factory.engine)) == 2

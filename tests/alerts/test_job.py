@@ -4,7 +4,7 @@ from data that just arrived."""
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import Engine, text
 
 from alertdata import alerts, rows
 from datasets import at
@@ -53,12 +53,11 @@ def test_the_job_raises_the_alert_after_the_data_arrives(factory: Factory) -> No
         assert conn.execute(text("SELECT count(*) FROM alert_rules")).scalar() == 6
 
 
-def test_service_health_shows_the_configured_interval(engine: object, settings: Settings
+def test_service_health_shows_the_configured_interval(engine: Engine, settings: Settings
                                                       ) -> None:
     from datasets import NOW
     from orgpulse.ops import health
 
     faster = settings.model_copy(update={"alerts_interval_seconds": 60})
-    jobs = {j.job: j.every_seconds for j in health(engine=engine, settings=faster,  # type: ignore[arg-type]
-                                                   now=NOW).jobs}
+    jobs = {j.job: j.every_seconds for j in health(engine=engine, settings=faster, now=NOW).jobs}
     assert (jobs["alerts"], jobs["health_snapshots"]) == (60, 300)
