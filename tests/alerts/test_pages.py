@@ -157,3 +157,27 @@ def test_rule_api_and_who_may_edit(factory: Factory) -> None:
                    data={"csrf_token": csrf(am)}).status_code == 403
     assert rows(factory.engine, "SELECT count(*) FROM audit_records"
                                 " WHERE action = 'alert_rules.access_denied'") == [(2,)]
+
+
+def test_the_badge_costs_one_statement_and_none_for_anonymous_pages(factory: Factory) -> None:
+    from sqlalchemy import event
+
+    w = world(factory)
+    am = session(factory, w.am_a)
+    statements: list[str] = []
+
+    def count(_conn: object, _cursor: object, sql: str, *_args: object) -> None:
+        if "alert_inbox" in sql:
+            statements.append(sql)
+
+    event.listen(factory.app.state.engine, "before_cursor_execute", count)
+    try:
+        assert am.get("/").status_code == 200
+        assert len(statements) == 1
+        statements.clear()
+        anonymous = session(factory, w.am_b)
+        anonymous.cookies.clear()
+        assert anonymous.get("/login").status_code == 200
+        assert statements == []
+    finally:
+        event.remove(factory.app.state.engine, "before_cursor_execute", count)
