@@ -33,6 +33,7 @@ def test_builtin_jobs_and_their_intervals() -> None:
         ("health_snapshots", 300, False),
         ("retention", 86_400, True),
         ("deliveries", 30, False),
+        ("alerts", 300, False),
     ]
 
 
@@ -52,6 +53,7 @@ def test_worker_once_runs_every_job_and_records_it(cli_env: CliRunner, engine: E
         "health_snapshots: succeeded",
         "retention: succeeded",
         "deliveries: succeeded",
+        "alerts: succeeded",
     ]
     runs = finished(engine)
     assert [(job, status) for job, status, _ in runs] == [
@@ -59,11 +61,13 @@ def test_worker_once_runs_every_job_and_records_it(cli_env: CliRunner, engine: E
         ("health_snapshots", "succeeded"),
         ("retention", "succeeded"),
         ("deliveries", "succeeded"),
+        ("alerts", "succeeded"),
     ]
     assert runs[3][2] == "sent 0, retrying 0, dead 0"
     assert runs[0][2] == "partitions up to date"
     assert runs[1][2] == "refreshed 0 orgs"
     assert "no event partition is past the policy" in runs[2][2]
+    assert runs[4][2] == "opened 0, still open 0, resolved 0, quiet in cooldown 0"
 
 
 def test_worker_once_one_job_and_unknown_job(cli_env: CliRunner, engine: Engine) -> None:
@@ -73,8 +77,8 @@ def test_worker_once_one_job_and_unknown_job(cli_env: CliRunner, engine: Engine)
     unknown = cli_env.invoke(cli, ["worker", "--once", "--job", "nope"])
     assert unknown.exit_code == 2
     assert (
-        "no job 'nope'; jobs: partitions, health_snapshots, retention, deliveries"
-        in unknown.output
+        "no job 'nope'; jobs: partitions, health_snapshots, retention, deliveries, alerts"
+        in " ".join(unknown.output.split())  # the console wraps long lines
     )
 
 
@@ -85,7 +89,7 @@ def test_scheduler_loop_runs_each_job_on_its_first_tick(
     thread = threading.Thread(target=scheduler_loop, args=(settings, stop), daemon=True)
     thread.start()
     deadline = time.monotonic() + 60
-    while len(finished(engine)) < 4:
+    while len(finished(engine)) < 5:
         assert time.monotonic() < deadline, finished(engine)
         time.sleep(0.1)
     stop.set()
@@ -96,4 +100,5 @@ def test_scheduler_loop_runs_each_job_on_its_first_tick(
         "health_snapshots",
         "retention",
         "deliveries",
+        "alerts",
     ]

@@ -109,6 +109,9 @@ def test_health_values_are_exact(
         {"job": "deliveries", "every_seconds": 30, "status": "never_run",
          "started_at": None, "finished_at": None, "duration_ms": None, "detail": "",
          "failures_24h": 0, "last_failure_at": None, "last_failure_detail": None},
+        {"job": "alerts", "every_seconds": 300, "status": "never_run",
+         "started_at": None, "finished_at": None, "duration_ms": None, "detail": "",
+         "failures_24h": 0, "last_failure_at": None, "last_failure_detail": None},
         {"job": "metrics_rebuild", "every_seconds": None, "status": "succeeded",
          "started_at": at(10), "finished_at": at(8), "duration_ms": 120_000,
          "detail": "rebuilt 1 orgs", "failures_24h": 0, "last_failure_at": None,
@@ -126,6 +129,7 @@ def test_ok_when_no_job_failed(engine: Engine, settings: Settings) -> None:
         ("health_snapshots", "never_run"),
         ("retention", "never_run"),
         ("deliveries", "never_run"),
+        ("alerts", "never_run"),
     ]
 
 
@@ -164,6 +168,7 @@ def test_api_health_serves_the_same_model(
         ("health_snapshots", "failed", 1),
         ("retention", "never_run", 0),
         ("deliveries", "never_run", 0),
+        ("alerts", "never_run", 0),
         ("metrics_rebuild", "succeeded", 0),
     ]
 

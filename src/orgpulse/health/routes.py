@@ -82,7 +82,11 @@ def health_page(
             until=to,
         )
         # Platform admins run the jobs that keep this page current: tell them when one fails.
-        jobs = job_statuses(conn=conn, now=now) if access.role == Role.PLATFORM_ADMIN else None
+        jobs = (
+            job_statuses(conn=conn, now=now, settings=settings(request))
+            if access.role == Role.PLATFORM_ADMIN
+            else None
+        )
     load_switcher(request, access.principal)
     chart = daily_bar_chart(
         [(d, int(v or 0)) for d, v in result.trend.points],

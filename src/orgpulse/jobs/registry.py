@@ -21,6 +21,7 @@ from orgpulse.core.db import app_engine, owner_engine
 # Modules whose import registers jobs; a slice with a scheduled job appends its module here.
 JOB_MODULES: list[str] = ["orgpulse.jobs.builtin"]
 JOB_MODULES.append("orgpulse.notify.jobs")
+JOB_MODULES.append("orgpulse.alerts.jobs")
 
 JobWork = Callable[[Connection, Settings, datetime], str]
 
@@ -34,6 +35,11 @@ class Job:
     work: JobWork
     description: str
     as_owner: bool = False
+    # A setting whose value overrides ``every_seconds`` (e.g. "alerts_interval_seconds").
+    interval_setting: str | None = None
+    # Asked each scheduler tick once ``min_gap_seconds`` have passed: True runs the job early.
+    run_early: Callable[[Settings], bool] | None = None
+    min_gap_seconds: int = 30
 
 
 _REGISTRY: dict[str, Job] = {}
@@ -52,7 +58,9 @@ def registered_jobs() -> list[Job]:
     """Every job of every module in ``JOB_MODULES``, in registration order."""
     for module in JOB_MODULES:
         importlib.import_module(module)
-    return list(_REGISTRY.values())
+    # In JOB_MODULES order whichever module happened to be imported first.
+    rank = {module: i for i, module in enumerate(JOB_MODULES)}
+    return sorted(_REGISTRY.values(), key=lambda job: rank.get(job.work.__module__, len(rank)))
 
 
 def job_named(name: str) -> Job:
@@ -68,3 +76,22 @@ def run_registered(job: Job, settings: Settings) -> str:
 
     engine = owner_engine(settings) if job.as_owner else app_engine(settings)
     return run_job(engine, job.name, lambda conn: job.work(conn, settings, clock.now()))
+
+
+def interval_of(job: Job, settings: Settings) -> int:
+    """The job's interval: its setting's value when it names one, else ``every_seconds``."""
+    if job.interval_setting is None:
+        return job.every_seconds
+    return int(getattr(settings, job.interval_setting))
+
+
+def is_due(job: Job, settings: Settings, *, since_last_run: float) -> bool:
+    """Whether the scheduler should run ``job`` now, ``since_last_run`` seconds after its last
+    start: its interval has passed, or its early trigger fires after the minimum gap."""
+    if since_last_run >= interval_of(job, settings):
+        return True
+    return (
+        job.run_early is not None
+        and since_last_run >= job.min_gap_seconds
+        and job.run_early(settings)
+    )

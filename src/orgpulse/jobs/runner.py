@@ -90,16 +90,21 @@ def run_all_once(settings: Settings, *, only: str | None = None) -> list[tuple[s
 
 def scheduler_loop(settings: Settings, stop: threading.Event, *, tick_seconds: int = 15) -> None:
     """Run each registered job when its interval has passed, until ``stop`` is set."""
-    from orgpulse.jobs.registry import registered_jobs, run_registered
+    from orgpulse.jobs.registry import is_due, registered_jobs, run_registered
 
     jobs = registered_jobs()
-    next_run = [0.0] * len(jobs)
+    last_run = [float("-inf")] * len(jobs)
     while not stop.is_set():
         for i, job in enumerate(jobs):
             if stop.is_set():
                 break
-            if time.monotonic() >= next_run[i]:
-                next_run[i] = time.monotonic() + job.every_seconds
+            try:
+                due = is_due(job, settings, since_last_run=time.monotonic() - last_run[i])
+            except Exception:
+                log.exception("could not tell whether job %s is due", job.name)
+                due = False
+            if due:
+                last_run[i] = time.monotonic()
                 try:
                     run_registered(job, settings)
                 except Exception:

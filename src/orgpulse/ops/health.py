@@ -95,15 +95,20 @@ def policies_of(settings: Settings) -> Policies:
     )
 
 
-def job_statuses(*, conn: Connection, now: datetime) -> list[JobStatus]:
+def job_statuses(
+    *, conn: Connection, now: datetime, settings: Settings | None = None
+) -> list[JobStatus]:
     """Every scheduled job (run or not) and every job that has run, with its last real run.
 
     Skipped runs (another node held the lock) are left out, so a failure is not hidden by a
     later skip on a second node; ``failures_24h`` counts failed runs started in the last day.
     """
-    from orgpulse.jobs.registry import registered_jobs
+    from orgpulse.jobs.registry import interval_of, registered_jobs
 
-    every = {job.name: job.every_seconds for job in registered_jobs()}
+    every = {
+        job.name: job.every_seconds if settings is None else interval_of(job, settings)
+        for job in registered_jobs()
+    }
     latest = {r[0]: r for r in conn.execute(latest_job_runs())}
     failures = {r[0]: r for r in conn.execute(job_failures(), {"since": now - FAILURE_WINDOW})}
     names = list(every) + sorted(set(latest) - set(every))
@@ -145,7 +150,7 @@ def health(*, engine: Engine, settings: Settings, now: datetime) -> Health:
         with unscoped(engine) as conn:
             lag, last = conn.execute(INGEST, {"since": now - LAG_WINDOW}).one()
             backlog = conn.execute(UNATTRIBUTED).scalar_one()
-            jobs = job_statuses(conn=conn, now=now)
+            jobs = job_statuses(conn=conn, now=now, settings=settings)
     except DBAPIError:
         return Health(
             status="unavailable",

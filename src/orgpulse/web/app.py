@@ -16,6 +16,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.responses import Response
 
 from orgpulse import __version__
+from orgpulse.alerts.routes import router as alerts_router
 from orgpulse.audit.routes import router as audit_router
 from orgpulse.auth.routes import router as auth_router
 from orgpulse.catalog import catalog_of
@@ -136,4 +137,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(onboarding_router)
     app.include_router(support_router)
     app.include_router(notify_router)
+    app.include_router(alerts_router)
     return app

@@ -58,7 +58,9 @@ def render(
         from orgpulse.ops.support_routes import page_banners  # the ops slice imports this module
 
         banners = page_banners(request)
+    principal = getattr(request.state, "principal", None)
     base = {
+        "alert_unread": _alert_unread(request, principal),
         "banners": banners,
         "principal": getattr(request.state, "principal", None),
         "csrf_token": getattr(request.state, "csrf_token", ""),
@@ -66,3 +68,19 @@ def render(
         "active_org": getattr(request.state, "active_org", None),
     }
     return templates.TemplateResponse(request, name, {**base, **context}, status_code=status_code)
+
+
+def _alert_unread(request: Request, principal: Any) -> int:
+    """The header's unread-alerts badge: one indexed count, for signed-in users only."""
+    if principal is None:
+        return 0
+    from orgpulse.alerts import unread_count  # the alerts slice renders pages too
+    from orgpulse.core.tenancy import unscoped
+
+    with unscoped(request.app.state.engine) as conn:
+        return unread_count(
+            conn,
+            user_id=principal.user_id,
+            org_ids=sorted(principal.org_ids),
+            platform=principal.staff_role == "platform_admin",
+        )
