@@ -25,6 +25,7 @@ from mailsink import smtp_sink  # noqa: F401 (fixture)
 from orgpulse.core.config import Settings, get_settings
 from orgpulse.core.db import app_engine, owner_engine, scratch_database
 from orgpulse.core.migrate import upgrade
+from webhooksink import webhook_sink  # noqa: F401 (fixture)
 
 TABLES = (
     "users, web_sessions, api_tokens, write_keys, login_failures, audit_records, job_runs, "
