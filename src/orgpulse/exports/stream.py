@@ -66,7 +66,7 @@ def stream_csv(
             query, dict(params)
         )
         try:
-            for batch in result.partitions():
+            for batch in result.partitions(yield_per):
                 if on_batch is not None:
                     on_batch(conn, len(batch))
                 for row in batch:
