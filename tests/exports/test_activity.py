@@ -9,12 +9,12 @@ from datetime import date
 
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, text
+from tests.exports.conftest import EVIL, Orgs
 
 from factories import Factory
 from orgpulse.auth import Role
 from orgpulse.core.tenancy import TenantScope, unscoped
 from orgpulse.exports.activity import ACTIVITY_HEADER, ActivityExport, activity_copy
-from tests.exports.conftest import EVIL, Orgs
 
 ACME_SINCE, ACME_UNTIL = date(2026, 3, 18), date(2026, 6, 15)
 # day, person, name (neutralised), unit, event (neutralised), events — ordered by day, member, event

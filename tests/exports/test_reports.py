@@ -11,6 +11,7 @@ from datetime import timedelta
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, text
+from tests.dashboards.test_portfolio import snapshot
 
 from datasets import NOW, build_acme, frozen_clock
 from factories import Factory
@@ -18,7 +19,6 @@ from orgpulse.auth import Role, grant_membership
 from orgpulse.core.tenancy import TenantScope, scoped, unscoped
 from orgpulse.dashboards.routes import COURSES_HEADER, PORTFOLIO_HEADER
 from orgpulse.metrics.routes import TREND_HEADER
-from tests.dashboards.test_portfolio import snapshot
 
 TODAY = NOW.date()
 

@@ -75,7 +75,7 @@ def test_formula_cells_neutralised_on_both_paths(engine: Engine) -> None:
                                   params={}, header=["n", "label"]))
     assert list(csv.reader(io.StringIO(streamed)))[1:] == NEUTRAL
     select = (
-        "SELECT n, " + safe_sql("label") + " AS label FROM (VALUES (1, '=1+1'), (2, '+1'),"
+        "SELECT n, " + safe_sql("label") + " AS label FROM (VALUES (1, '=1+1'), (2, '+1'),"  # noqa: S608
         " (3, '-2'), (4, '@x'), (5, 'plain'), (6, E'\\tTab'), (7, NULL)) AS v(n, label)"
         " WHERE n <= %(last)s ORDER BY n"
     )

@@ -166,7 +166,9 @@ def portfolio(
         as_of=now,
         until=until,
         month=month,
-        accounts=matching if per_page is None else matching[(page - 1) * per_page : page * per_page],
+        accounts=(
+            matching if per_page is None else matching[(page - 1) * per_page : page * per_page]
+        ),
         total=len(matching),
         page=page,
         per_page=per_page or len(matching),

@@ -57,7 +57,7 @@ def _select(cell: Callable[[str], str]) -> str:
     # Ordered by the primary key (org_id, day, member_id, name): an index scan, so the first
     # rows leave before the last are read.
     return (
-        f"SELECT {cols} FROM rollup_member_events r"
+        f"SELECT {cols} FROM rollup_member_events r"  # noqa: S608 (our own column SQL)
         " JOIN orgs o ON o.org_id = r.org_id"
         " JOIN members m ON m.org_id = r.org_id AND m.member_id = r.member_id"
         " LEFT JOIN units u ON u.org_id = r.org_id AND u.unit_id = r.unit_id"

@@ -52,7 +52,9 @@ def csv_response(
     )
 
 
-def csv_stream_response(chunks: Iterable[str] | Iterable[bytes], *, filename: str) -> StreamingResponse:
+def csv_stream_response(
+    chunks: Iterable[str] | Iterable[bytes], *, filename: str
+) -> StreamingResponse:
     """Stream already-encoded CSV chunks (``stream_csv`` / ``copy_csv``) as an attachment."""
     return StreamingResponse(
         chunks,

@@ -91,7 +91,8 @@ def copy_csv(
     """
     with scoped(engine, scope) as conn:
         raw = conn.connection.driver_connection
-        assert raw is not None
+        if raw is None:
+            raise RuntimeError("the pooled connection has no driver connection")
         statement = f"COPY ({select_sql}) TO STDOUT WITH (FORMAT csv, HEADER)"
         with raw.cursor() as cursor, cursor.copy(statement, params) as copy:
             for data in copy:
