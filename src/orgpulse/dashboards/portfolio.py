@@ -64,6 +64,7 @@ PORTFOLIO_SQL = text(
 
 
 class Account(BaseModel):
+    org_id: int
     slug: str
     name: str
     plan: str | None
@@ -126,11 +127,14 @@ def portfolio(
     sort: SortKey = "score",
     descending: bool = False,
     page: int = 1,
-    per_page: int = 50,
+    per_page: int | None = 50,
     amber_seconds: int = 600,
 ) -> Portfolio:
-    """Return the accounts in the connection's scope as of today or the end of ``month``."""
-    if page < 1 or not 1 <= per_page <= 500:
+    """Return the accounts in the connection's scope as of today or the end of ``month``.
+
+    ``per_page=None`` returns every matching account (exports).
+    """
+    if page < 1 or (per_page is not None and not 1 <= per_page <= 500):
         raise InvalidInput("page must be ≥ 1 and per_page between 1 and 500")
     until = month_end(month) if month else now.date()
     accounts = [_account(r, catalog=catalog, now=now, amber_seconds=amber_seconds)
@@ -162,10 +166,12 @@ def portfolio(
         as_of=now,
         until=until,
         month=month,
-        accounts=matching[(page - 1) * per_page : page * per_page],
+        accounts=(
+            matching if per_page is None else matching[(page - 1) * per_page : page * per_page]
+        ),
         total=len(matching),
         page=page,
-        per_page=per_page,
+        per_page=per_page or len(matching),
         bands=bands,
         managers=managers,
         top=list(reversed(scored[-5:])),
@@ -178,6 +184,7 @@ def _account(r: Any, *, catalog: Catalog, now: datetime, amber_seconds: int) -> 
     freshness = freshness_of(r[10], r[11], now=now, amber_seconds=amber_seconds)
     if not r[13]:
         return Account(
+            org_id=r[0],
             slug=r[1],
             name=r[2],
             plan=r[3],
@@ -195,6 +202,7 @@ def _account(r: Any, *, catalog: Catalog, now: datetime, amber_seconds: int) -> 
     # org has at least k members; no event time ever.
     shown = not r[14]
     return Account(
+        org_id=r[0],
         slug=r[1],
         name=r[2],
         plan=r[3],

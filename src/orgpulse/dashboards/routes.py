@@ -302,7 +302,7 @@ def _portfolio(
     sort: SortKey,
     desc: bool,
     page: int,
-    per_page: int,
+    per_page: int | None,
     fmt: str,
 ) -> Portfolio:
     principal = require_principal(request)
@@ -332,7 +332,8 @@ def _portfolio(
     record(
         request.app.state.engine,
         ctx=audit_context(request),
-        action="analytics.read",
+        action="export.csv" if fmt == "csv" else "analytics.read",
+        export_kind="csv" if fmt == "csv" else None,
         target="portfolio",
         details={
             "format": fmt,
@@ -431,7 +432,10 @@ def _course_list(
     fmt: str,
 ) -> CourseList:
     details = {"format": fmt, "unit": unit}
-    with org_read(request, access, target="course_list", details=details) as (conn, allowed):
+    action = "export.csv" if fmt == "csv" else "analytics.read"
+    with org_read(
+        request, access, target="course_list", details=details, action=action
+    ) as (conn, allowed):
         return course_list(
             conn=conn,
             catalog=catalog_of(settings(request)),
@@ -519,3 +523,118 @@ def api_course(
 ) -> CourseDetail:
     """Lesson-by-lesson drop-off of one course."""
     return _course_detail(request, access, course, unit=unit, since=from_, until=to, fmt="json")
+
+
+PORTFOLIO_HEADER = [
+    "org_id",
+    "org_name",
+    "slug",
+    "plan",
+    "account_managers",
+    "score",
+    "band",
+    "scored_on",
+    "change_7d",
+    "change_30d",
+    "top_driver",
+    "last_activity",
+    "freshness",
+    "aggregate_only",
+    "suppressed",
+]
+
+
+def _blank(value: object) -> object:
+    return "" if value is None else value
+
+
+@router.get("/portfolio.csv", tags=["dashboards"])
+def portfolio_csv(
+    request: Request,
+    month: Annotated[str | None, Query(pattern=r"^\d{4}-\d{2}$")] = None,
+    band: BandFilter | None = None,
+    plan: str | None = None,
+    manager: str | None = None,
+    q: Annotated[str | None, Query(max_length=100)] = None,
+    sort: SortKey = "score",
+    desc: bool = False,
+) -> Response:
+    """Every account of the portfolio (same filters and order as the page) as CSV."""
+    result = _portfolio(
+        request,
+        month=month,
+        band=band,
+        plan=plan,
+        manager=manager,
+        q=q,
+        sort=sort,
+        desc=desc,
+        page=1,
+        per_page=None,
+        fmt="csv",
+    )
+    rows = (
+        [
+            a.org_id,
+            a.name,
+            a.slug,
+            _blank(a.plan),
+            _blank(a.account_managers),
+            _blank(a.score),
+            a.band,
+            _blank(a.scored_on and a.scored_on.isoformat()),
+            _blank(a.change_7d),
+            _blank(a.change_30d),
+            _blank(a.top_driver),
+            _blank(a.last_activity and a.last_activity.isoformat()),
+            a.freshness.status,
+            "true" if a.aggregate_only else "false",
+            # The page shows "n/a" for a score hidden below k: here the cell is empty and this
+            # column says why.
+            "true" if a.aggregate_only and a.score is None else "false",
+        ]
+        for a in result.accounts
+    )
+    return csv_response(
+        PORTFOLIO_HEADER, rows, filename=csv_filename("all-orgs", "portfolio", result.until)
+    )
+
+
+COURSES_HEADER = [
+    "org_id",
+    "org_name",
+    "course_id",
+    "enrolled",
+    "completed",
+    "completion_rate",
+    "lessons",
+    "average_reached",
+]
+
+
+@router.get("/orgs/{org}/courses.csv", tags=["dashboards"])
+def courses_csv(
+    request: Request,
+    access: ViewOrg,
+    unit: str | None = None,
+    from_: Annotated[date | None, Query(alias="from")] = None,
+    to: date | None = None,
+) -> Response:
+    """Completion per course (same window and units as the page) as CSV."""
+    result = _course_list(request, access, unit=unit, since=from_, until=to, fmt="csv")
+    rows = (
+        [
+            result.org_id,
+            result.name,
+            c.course_id,
+            c.enrolled,
+            c.completed,
+            _blank(c.completion_rate),
+            _blank(c.lessons),
+            c.average_reached,
+        ]
+        for c in result.courses
+    )
+    return csv_response(
+        COURSES_HEADER, rows, filename=csv_filename(result.slug, "courses", result.window_end)
+    )

@@ -50,3 +50,14 @@ def csv_response(
         media_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": f'attachment; filename="{filename}"'},
     )
+
+
+def csv_stream_response(
+    chunks: Iterable[str] | Iterable[bytes], *, filename: str
+) -> StreamingResponse:
+    """Stream already-encoded CSV chunks (``stream_csv`` / ``copy_csv``) as an attachment."""
+    return StreamingResponse(
+        chunks,
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )

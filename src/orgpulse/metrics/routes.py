@@ -12,6 +12,7 @@ from orgpulse.auth import Permission
 from orgpulse.catalog import catalog_of
 from orgpulse.core import clock
 from orgpulse.dashboards.charts import daily_bar_chart
+from orgpulse.exports import csv_filename, csv_response
 from orgpulse.metrics.service import MetricTrend, OrgMetrics, metric_trend, org_metrics
 from orgpulse.web.deps import OrgAccess, load_switcher, org_access, org_read, settings
 from orgpulse.web.responses import json_model
@@ -49,7 +50,10 @@ def _trend(
     request: Request, access: OrgAccess, key: str, *, weeks: int, unit: str | None, fmt: str
 ) -> MetricTrend:
     details = {"format": fmt, "metric": key, "weeks": weeks, "unit": unit}
-    with org_read(request, access, target="metric_trend", details=details) as (conn, allowed):
+    action = "export.csv" if fmt == "csv" else "analytics.read"
+    with org_read(
+        request, access, target="metric_trend", details=details, action=action
+    ) as (conn, allowed):
         return metric_trend(
             conn=conn,
             catalog=catalog_of(settings(request)),
@@ -82,3 +86,43 @@ def metric_page(
         title=f"{trend.metric.label}, weekly",
     )
     return render(request, "metric.html", {"t": trend, "chart": chart, "percent": percent})
+
+
+TREND_HEADER = [
+    "org_id",
+    "org_name",
+    "metric",
+    "label",
+    "week_end",
+    "value",
+    "numerator",
+    "denominator",
+    "status",
+]
+
+
+@router.get("/orgs/{org}/metrics/{key}/trend.csv")
+@router.get("/api/v1/orgs/{org}/metrics/{key}/trend.csv")
+def metric_trend_csv(
+    request: Request, access: ViewOrg, key: str, weeks: int = 8, unit: str | None = None
+) -> Response:
+    """The metric over time (one row per week, as on the page) as CSV."""
+    trend = _trend(request, access, key, weeks=weeks, unit=unit, fmt="csv")
+    rows = (
+        [
+            trend.org_id,
+            trend.name,
+            trend.metric.key,
+            trend.metric.label,
+            p.week_end.isoformat(),
+            "" if p.value is None else p.value,
+            "" if p.numerator is None else p.numerator,
+            "" if p.denominator is None else p.denominator,
+            p.status,
+        ]
+        for p in trend.points
+    )
+    last = trend.points[-1].week_end
+    return csv_response(
+        TREND_HEADER, rows, filename=csv_filename(trend.slug, f"metric-{trend.metric.key}", last)
+    )
