@@ -20,6 +20,7 @@ from orgpulse.core.db import app_engine, owner_engine
 
 # Modules whose import registers jobs; a slice with a scheduled job appends its module here.
 JOB_MODULES: list[str] = ["orgpulse.jobs.builtin"]
+JOB_MODULES.append("orgpulse.reports.jobs")
 
 JobWork = Callable[[Connection, Settings, datetime], str]
 
