@@ -106,6 +106,9 @@ def test_health_values_are_exact(
         {"job": "retention", "every_seconds": 86_400, "status": "never_run",
          "started_at": None, "finished_at": None, "duration_ms": None, "detail": "",
          "failures_24h": 0, "last_failure_at": None, "last_failure_detail": None},
+        {"job": "report_subscriptions", "every_seconds": 900, "status": "never_run",
+         "started_at": None, "finished_at": None, "duration_ms": None, "detail": "",
+         "failures_24h": 0, "last_failure_at": None, "last_failure_detail": None},
         {"job": "metrics_rebuild", "every_seconds": None, "status": "succeeded",
          "started_at": at(10), "finished_at": at(8), "duration_ms": 120_000,
          "detail": "rebuilt 1 orgs", "failures_24h": 0, "last_failure_at": None,
@@ -122,6 +125,7 @@ def test_ok_when_no_job_failed(engine: Engine, settings: Settings) -> None:
         ("partitions", "succeeded"),
         ("health_snapshots", "never_run"),
         ("retention", "never_run"),
+        ("report_subscriptions", "never_run"),
     ]
 
 
@@ -159,6 +163,7 @@ def test_api_health_serves_the_same_model(
         ("partitions", "succeeded", 0),
         ("health_snapshots", "failed", 1),
         ("retention", "never_run", 0),
+        ("report_subscriptions", "never_run", 0),
         ("metrics_rebuild", "succeeded", 0),
     ]
 

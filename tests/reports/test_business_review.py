@@ -44,7 +44,8 @@ def test_business_review_pdf_has_the_health_score_kpis_and_chart(
     assert "Left out: Needs at least 10" in words
     # Key figures, 1–15 June: 5 members; t1, s1, s2 active in the last 7 days; all 5 in
     # 30 days (t2 signed in 15 days ago); events in June (see the table): 2 logins,
-    # 2 assignments, 1 scored, 3 submissions, 2 enrolments, 4 lessons, 20 uploads started and 3 failed = 37, and the 3
+    # 2 assignments, 1 scored, 3 submissions, 2 enrolments, 4 lessons, 20 uploads started
+    # and 3 failed = 37, and the 3
     # group calls of the org and its schools made today.
     assert "Key figures, 2026-06-01 to 2026-06-15" in words
     assert ("Key figures, 2026-06-01 to 2026-06-15 5 3 5 Members Active, last 7 days Active, "
