@@ -34,6 +34,7 @@ def test_builtin_jobs_and_their_intervals() -> None:
         ("retention", 86_400, True),
         ("deliveries", 30, False),
         ("alerts", 300, False),
+        ("report_subscriptions", 900, False),
     ]
 
 
@@ -54,6 +55,7 @@ def test_worker_once_runs_every_job_and_records_it(cli_env: CliRunner, engine: E
         "retention: succeeded",
         "deliveries: succeeded",
         "alerts: succeeded",
+        "report_subscriptions: succeeded",
     ]
     runs = finished(engine)
     assert [(job, status) for job, status, _ in runs] == [
@@ -62,6 +64,7 @@ def test_worker_once_runs_every_job_and_records_it(cli_env: CliRunner, engine: E
         ("retention", "succeeded"),
         ("deliveries", "succeeded"),
         ("alerts", "succeeded"),
+        ("report_subscriptions", "succeeded"),
     ]
     assert runs[3][2] == "sent 0, retrying 0, dead 0"
     assert runs[0][2] == "partitions up to date"
@@ -76,10 +79,11 @@ def test_worker_once_one_job_and_unknown_job(cli_env: CliRunner, engine: Engine)
     assert finished(engine) == [("partitions", "succeeded", "partitions up to date")]
     unknown = cli_env.invoke(cli, ["worker", "--once", "--job", "nope"])
     assert unknown.exit_code == 2
+    # The CLI wraps the error at the terminal width: compare with whitespace collapsed.
     assert (
-        "no job 'nope'; jobs: partitions, health_snapshots, retention, deliveries, alerts"
-        in " ".join(unknown.output.split())  # the console wraps long lines
-    )
+        "no job 'nope'; jobs: partitions, health_snapshots, retention, deliveries, alerts,"
+        " report_subscriptions"
+    ) in " ".join(unknown.output.split())
 
 
 def test_scheduler_loop_runs_each_job_on_its_first_tick(
@@ -89,7 +93,7 @@ def test_scheduler_loop_runs_each_job_on_its_first_tick(
     thread = threading.Thread(target=scheduler_loop, args=(settings, stop), daemon=True)
     thread.start()
     deadline = time.monotonic() + 60
-    while len(finished(engine)) < 5:
+    while len(finished(engine)) < 6:
         assert time.monotonic() < deadline, finished(engine)
         time.sleep(0.1)
     stop.set()
@@ -101,4 +105,5 @@ def test_scheduler_loop_runs_each_job_on_its_first_tick(
         "retention",
         "deliveries",
         "alerts",
+        "report_subscriptions",
     ]

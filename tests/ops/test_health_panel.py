@@ -112,6 +112,9 @@ def test_health_values_are_exact(
         {"job": "alerts", "every_seconds": 300, "status": "never_run",
          "started_at": None, "finished_at": None, "duration_ms": None, "detail": "",
          "failures_24h": 0, "last_failure_at": None, "last_failure_detail": None},
+        {"job": "report_subscriptions", "every_seconds": 900, "status": "never_run",
+         "started_at": None, "finished_at": None, "duration_ms": None, "detail": "",
+         "failures_24h": 0, "last_failure_at": None, "last_failure_detail": None},
         {"job": "metrics_rebuild", "every_seconds": None, "status": "succeeded",
          "started_at": at(10), "finished_at": at(8), "duration_ms": 120_000,
          "detail": "rebuilt 1 orgs", "failures_24h": 0, "last_failure_at": None,
@@ -130,6 +133,7 @@ def test_ok_when_no_job_failed(engine: Engine, settings: Settings) -> None:
         ("retention", "never_run"),
         ("deliveries", "never_run"),
         ("alerts", "never_run"),
+        ("report_subscriptions", "never_run"),
     ]
 
 
@@ -169,6 +173,7 @@ def test_api_health_serves_the_same_model(
         ("retention", "never_run", 0),
         ("deliveries", "never_run", 0),
         ("alerts", "never_run", 0),
+        ("report_subscriptions", "never_run", 0),
         ("metrics_rebuild", "succeeded", 0),
     ]
 

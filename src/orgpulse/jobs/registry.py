@@ -22,6 +22,7 @@ from orgpulse.core.db import app_engine, owner_engine
 JOB_MODULES: list[str] = ["orgpulse.jobs.builtin"]
 JOB_MODULES.append("orgpulse.notify.jobs")
 JOB_MODULES.append("orgpulse.alerts.jobs")
+JOB_MODULES.append("orgpulse.reports.jobs")
 
 JobWork = Callable[[Connection, Settings, datetime], str]
 

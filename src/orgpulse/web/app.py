@@ -37,6 +37,7 @@ from orgpulse.ops.onboarding_routes import router as onboarding_router
 from orgpulse.ops.routes import router as ops_router
 from orgpulse.ops.support_routes import router as support_router
 from orgpulse.privacy.admin_routes import router as privacy_admin_router
+from orgpulse.reports.routes import router as reports_router
 from orgpulse.web.deps import CSRF_COOKIE, csrf_token_valid, new_csrf_token
 from orgpulse.web.errors import install_error_handlers
 
@@ -140,4 +141,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(notify_router)
     app.include_router(alerts_router)
     app.include_router(exports_router)
+    app.include_router(reports_router)
     return app
