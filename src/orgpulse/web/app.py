@@ -25,6 +25,7 @@ from orgpulse.core.db import app_engine
 from orgpulse.core.logging import configure_logging, org_var, request_id_var, user_var
 from orgpulse.dashboards.aggregate_routes import router as aggregate_router
 from orgpulse.dashboards.routes import router as dashboards_router
+from orgpulse.followups.routes import router as followups_router
 from orgpulse.guides.routes import router as guides_router
 from orgpulse.health.routes import router as health_router
 from orgpulse.hr.routes import router as hr_router
@@ -134,4 +135,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(guides_router)
     app.include_router(onboarding_router)
     app.include_router(support_router)
+    app.include_router(followups_router)
     return app
