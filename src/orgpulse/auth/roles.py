@@ -55,6 +55,8 @@ class Permission(StrEnum):
     VIEW_DIAGNOSTICS = "view_diagnostics"
     # The support queue: every request of the org, its context, screenshot and status changes.
     MANAGE_SUPPORT_REQUESTS = "manage_support_requests"
+    # Follow-up action items of an org: listing them, creating them, changing them.
+    MANAGE_FOLLOW_UPS = "manage_follow_ups"
 
 
 _GRANTS: dict[Permission, frozenset[Role]] = {
@@ -107,6 +109,17 @@ _GRANTS: dict[Permission, frozenset[Role]] = {
     Permission.FILE_SUPPORT_REQUEST: frozenset(Role),
     Permission.VIEW_DIAGNOSTICS: frozenset({Role.PLATFORM_ADMIN, Role.SUPPORT, Role.ORG_ADMIN}),
     Permission.MANAGE_SUPPORT_REQUESTS: frozenset({Role.PLATFORM_ADMIN, Role.SUPPORT}),
+    # Customer-success work items: staff with reach and the org's own admins (no unit admins,
+    # employer viewers or members).
+    Permission.MANAGE_FOLLOW_UPS: frozenset(
+        {
+            Role.PLATFORM_ADMIN,
+            Role.CS_LEADER,
+            Role.ACCOUNT_MANAGER,
+            Role.SUPPORT,
+            Role.ORG_ADMIN,
+        }
+    ),
 }
 
 

@@ -19,6 +19,7 @@ from orgpulse.dashboards.courses import CourseDetail, CourseList, course_detail,
 from orgpulse.dashboards.portfolio import BandFilter, Portfolio, SortKey, portfolio
 from orgpulse.dashboards.service import OrgList, OrgOverview, list_orgs, org_overview
 from orgpulse.exports import csv_filename, csv_response
+from orgpulse.followups.routes import org_panel, portfolio_panel
 from orgpulse.web.deps import (
     OrgAccess,
     audit_context,
@@ -153,7 +154,12 @@ def overview_page(
         overlay=[p.active_members for p in overview.daily],
         overlay_label="Active members per day",
     )
-    return render(request, "org_overview.html", {"o": overview, "chart": chart, "access": access})
+    follow_ups = org_panel(request, access)
+    return render(
+        request,
+        "org_overview.html",
+        {"o": overview, "chart": chart, "access": access, "follow_ups": follow_ups},
+    )
 
 
 @router.get("/api/v1/orgs", response_model=OrgList, tags=["dashboards"])
@@ -387,6 +393,7 @@ def portfolio_page(
             "sort": sort,
             "desc": desc,
             "filters": {"band": band, "plan": plan, "manager": manager, "q": q},
+            "follow_ups": portfolio_panel(request),
         },
     )
 

@@ -27,6 +27,7 @@ from orgpulse.core.logging import configure_logging, org_var, request_id_var, us
 from orgpulse.dashboards.aggregate_routes import router as aggregate_router
 from orgpulse.dashboards.routes import router as dashboards_router
 from orgpulse.exports.routes import router as exports_router
+from orgpulse.followups.routes import router as followups_router
 from orgpulse.guides.routes import router as guides_router
 from orgpulse.health.routes import router as health_router
 from orgpulse.hr.routes import router as hr_router
@@ -142,4 +143,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(alerts_router)
     app.include_router(exports_router)
     app.include_router(reports_router)
+    app.include_router(followups_router)
     return app
