@@ -1,0 +1,124 @@
+"""Report subscriptions: the schedule, the job rendering with the recipient's permissions at
+send time, the email reaching a real SMTP server, and nothing at all for a revoked recipient."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine, text
+from tests.reports.helpers import pdf_text
+
+from datasets import build_acme, frozen_clock
+from factories import Factory
+from mailsink import MailSink
+from orgpulse.auth import Role, find_user_id
+from orgpulse.core.tenancy import TenantScope, scoped, unscoped
+from orgpulse.notify import deliver_due
+from orgpulse.reports.subscriptions import (
+    create_subscription,
+    next_run_after,
+    run_due_subscriptions,
+)
+
+
+def _at(year: int, month: int, day: int, hour: int, minute: int) -> datetime:
+    return datetime(year, month, day, hour, minute, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("cadence", "after", "expected"),
+    [
+        # Wednesday → the next Monday 07:00.
+        ("weekly", _at(2026, 6, 17, 10, 0), _at(2026, 6, 22, 7, 0)),
+        # Monday before 07:00 → the same morning; at 07:00 exactly → a week later.
+        ("weekly", _at(2026, 6, 22, 6, 59), _at(2026, 6, 22, 7, 0)),
+        ("weekly", _at(2026, 6, 22, 7, 0), _at(2026, 6, 29, 7, 0)),
+        ("monthly", _at(2026, 6, 15, 12, 0), _at(2026, 7, 1, 7, 0)),
+        ("monthly", _at(2026, 12, 1, 7, 0), _at(2027, 1, 1, 7, 0)),
+    ],
+)
+def test_next_run(cadence: str, after: datetime, expected: datetime) -> None:
+    assert next_run_after(cadence, after) == expected
+
+
+@pytest.fixture
+def acme(factory: Factory) -> Iterator[int]:
+    clock = frozen_clock()
+    next(clock)
+    try:
+        yield build_acme(factory)
+    finally:
+        clock.close()
+
+
+CREATED = datetime(2026, 6, 15, 12, 0, tzinfo=UTC)
+DUE = datetime(2026, 7, 1, 7, 0, tzinfo=UTC)
+
+
+def _subscribe(engine: Engine, email: str, org_id: int) -> tuple[int, int]:
+    with unscoped(engine) as conn:
+        user_id = find_user_id(conn, email=email)
+        sub_id, next_run = create_subscription(
+            conn, user_id=user_id, report="business_review", org_id=org_id, cadence="monthly",
+            now=CREATED,
+        )
+    assert next_run == DUE
+    return user_id, sub_id
+
+
+def test_due_subscription_is_rendered_queued_and_arrives_with_the_pdf(
+    factory: Factory, acme: int, smtp_sink: MailSink, tmp_path: Path
+) -> None:
+    email = factory.user(Role.ACCOUNT_MANAGER, org_id=acme, email="am@example.test")
+    user_id, sub_id = _subscribe(factory.engine, email, acme)
+
+    with factory.engine.begin() as conn:  # not due yet: nothing happens
+        assert run_due_subscriptions(conn, factory.settings, DUE.replace(hour=6)) == (
+            "0 sent, 0 skipped, 0 failed")
+    with factory.engine.begin() as conn:
+        assert run_due_subscriptions(conn, factory.settings, DUE) == "1 sent, 0 skipped, 0 failed"
+
+    with unscoped(factory.engine) as conn:
+        sub = conn.execute(
+            text("SELECT last_status, next_run_at FROM report_subscriptions"
+                 " WHERE subscription_id = :s"), {"s": sub_id}).one()
+        queued = conn.execute(
+            text("SELECT email_to, user_id, source FROM deliveries")).all()
+    assert tuple(sub) == ("sent", datetime(2026, 8, 1, 7, 0, tzinfo=UTC))
+    assert [tuple(q) for q in queued] == [("am@example.test", user_id, f"subscription:{sub_id}")]
+
+    smtp = factory.settings.model_copy(
+        update={"smtp_host": smtp_sink.host, "smtp_port": smtp_sink.port, "smtp_starttls": False})
+    assert len(deliver_due(factory.engine, settings=smtp, now=DUE).sent) == 1
+    assert smtp_sink.envelopes == [("orgpulse@localhost", ["am@example.test"])]
+    (part,) = list(smtp_sink.messages[0].iter_attachments())
+    assert part.get_content_type() == "application/pdf"
+    assert part.get_filename() == "acme-schools_business-review_2026-07-01.pdf"
+    words = pdf_text(part.get_content(), tmp_path)
+    assert "Acme Schools — business review" in words
+    assert "June 2026 (2026-06-01 to 2026-06-30)" in words
+
+
+def test_recipient_who_lost_access_gets_nothing(
+    factory: Factory, acme: int, owner: Engine
+) -> None:
+    email = factory.user(Role.ACCOUNT_MANAGER, org_id=acme, email="am@example.test")
+    user_id, sub_id = _subscribe(factory.engine, email, acme)
+    with scoped(owner, TenantScope.of([acme])) as conn:
+        conn.execute(text("DELETE FROM memberships WHERE user_id = :u"), {"u": user_id})
+
+    with factory.engine.begin() as conn:
+        assert run_due_subscriptions(conn, factory.settings, DUE) == "0 sent, 1 skipped, 0 failed"
+    with unscoped(factory.engine) as conn:
+        sub = conn.execute(
+            text("SELECT last_status, next_run_at FROM report_subscriptions"
+                 " WHERE subscription_id = :s"), {"s": sub_id}).one()
+        deliveries = conn.execute(text("SELECT count(*) FROM deliveries")).scalar_one()
+        audit = conn.execute(
+            text("SELECT action, target FROM audit_records WHERE action LIKE 'subscription.%'")
+        ).all()
+    assert (sub[0], sub[1], deliveries) == ("skipped", datetime(2026, 8, 1, 7, 0, tzinfo=UTC), 0)
+    assert [tuple(a) for a in audit] == [("subscription.skipped", f"subscription:{sub_id}")]
