@@ -181,3 +181,15 @@ def test_the_badge_costs_one_statement_and_none_for_anonymous_pages(factory: Fac
         assert statements == []
     finally:
         event.remove(factory.app.state.engine, "before_cursor_execute", count)
+
+
+def test_detail_offers_a_follow_up_prefilled_from_the_alert(factory: Factory) -> None:
+    w = world(factory)
+    snapshot(factory.engine, w.a, TODAY, 42)
+    evaluate(factory)
+    am_a = session(factory, w.am_a)
+    link = '/orgs/acme-schools/follow-ups/new?alert=1'
+    assert f'href="{link}"' in am_a.get("/alerts/1").text
+    form = am_a.get(link)
+    assert form.status_code == 200
+    assert 'value="Health score below threshold"' in form.text
