@@ -136,7 +136,8 @@ def portfolio(
     """
     if page < 1 or (per_page is not None and not 1 <= per_page <= 500):
         raise InvalidInput("page must be ≥ 1 and per_page between 1 and 500")
-    until = month_end(month) if month else now.date()
+    # A month in progress is shown as of today, not as of a day still to come.
+    until = min(month_end(month), now.date()) if month else now.date()
     accounts = [_account(r, catalog=catalog, now=now, amber_seconds=amber_seconds)
                 for r in conn.execute(PORTFOLIO_SQL, {"until": until}).all()]
     bands = {

@@ -27,9 +27,6 @@ from orgpulse.metrics import org_view
 from orgpulse.privacy import Period, PrivacyPolicy
 from orgpulse.reports.periods import Month, end_of_month
 
-# The portfolio service's largest page: a summary lists at most this many accounts.
-PORTFOLIO_LIMIT = 500
-
 
 class BusinessReview(BaseModel):
     slug: str
@@ -122,7 +119,7 @@ def portfolio_summary(
         now=now,
         month=month.label,
         sort="name",
-        per_page=PORTFOLIO_LIMIT,
+        per_page=None,
         amber_seconds=amber_seconds,
     )
     return PortfolioSummary(

@@ -24,7 +24,7 @@ from orgpulse.core.tenancy import TenantScope, apply_scope
 from orgpulse.notify import Attachment, enqueue_email
 from orgpulse.reports import render
 from orgpulse.reports.access import REPORT_TITLES, REPORTS, Refusal, Report, org_report_access
-from orgpulse.reports.periods import parse_month, parse_quarter
+from orgpulse.reports.periods import periods_of_run
 from orgpulse.reports.service import portfolio_scope
 
 Cadence = Literal["weekly", "monthly"]
@@ -164,13 +164,14 @@ def build_for(
 ) -> render.RenderedReport | Refusal:
     """Render ``report`` as ``principal`` would download it now, or say why they may not."""
     catalog = catalog_of(settings)
+    month, quarter = periods_of_run(now)
     if report == "portfolio":
         scope = portfolio_scope(principal)
         if not scope.org_ids and not scope.every_org:
             return Refusal("no_accounts", "no accounts in your reach")
         apply_scope(conn, scope)
         return render.portfolio_summary(
-            conn, principal=principal, month=parse_month(None, today=now.date()),
+            conn, principal=principal, month=month,
             catalog=catalog, now=now, amber_seconds=settings.freshness_amber_seconds,
         )
     decision = org_report_access(
@@ -182,11 +183,11 @@ def build_for(
     apply_scope(conn, TenantScope.of([decision.org_id], user_id=principal.user_id))
     if report == "business_review":
         return render.business_review(
-            conn, access=decision, month=parse_month(None, today=now.date()), catalog=catalog,
+            conn, access=decision, month=month, catalog=catalog,
             now=now, amber_seconds=settings.freshness_amber_seconds,
         )
     return render.employer_quarterly(
-        conn, access=decision, quarter=parse_quarter(None, today=now.date()), catalog=catalog,
+        conn, access=decision, quarter=quarter, catalog=catalog,
         now=now,
     )
 
