@@ -10,8 +10,10 @@ from typing import Any, Literal
 from pydantic import BaseModel
 from sqlalchemy import Connection, text
 
+from orgpulse.auth import Principal
 from orgpulse.catalog import Catalog
 from orgpulse.core.errors import InvalidInput
+from orgpulse.core.tenancy import TenantScope
 from orgpulse.dashboards.service import Freshness, freshness_of, without_timestamps
 
 SortKey = Literal["name", "score", "change_7d", "change_30d", "last_activity"]
@@ -241,3 +243,11 @@ def _managers(accounts: list[Account]) -> list[ManagerSummary]:
             )
         )
     return out
+
+
+def portfolio_scope(principal: Principal) -> TenantScope:
+    """The scope the portfolio page reads with: whole-org analytics reach only."""
+    orgs = [o for o, units in principal.analytics_reach().items() if units is None]
+    if principal.reaches_every_org and len(orgs) == len(principal.org_ids):
+        return principal.scope()
+    return TenantScope.of(orgs, user_id=principal.user_id)

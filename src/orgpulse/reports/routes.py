@@ -21,10 +21,10 @@ from orgpulse.core.errors import (
 )
 from orgpulse.core.logging import org_var
 from orgpulse.core.tenancy import TenantScope, scoped, unscoped
+from orgpulse.dashboards.portfolio import portfolio_scope
 from orgpulse.reports import render
 from orgpulse.reports.access import REPORT_TITLES, REPORTS, Refusal, Report, org_report_access
 from orgpulse.reports.periods import parse_month, parse_quarter
-from orgpulse.reports.service import portfolio_scope
 from orgpulse.reports.subscriptions import (
     CADENCES,
     Subscription,

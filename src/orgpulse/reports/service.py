@@ -14,11 +14,9 @@ from datetime import date, datetime
 from pydantic import BaseModel
 from sqlalchemy import Connection
 
-from orgpulse.auth import Principal
 from orgpulse.catalog import Catalog
 from orgpulse.core import clock
 from orgpulse.core.errors import Conflict, InsufficientCohort
-from orgpulse.core.tenancy import TenantScope
 from orgpulse.dashboards.aggregate import AggregateReport, aggregate_report, org_today
 from orgpulse.dashboards.portfolio import Portfolio, portfolio
 from orgpulse.dashboards.service import Freshness, OrgOverview, freshness_of, org_overview
@@ -99,14 +97,6 @@ def business_review(
         overview=overview,
         freshness=current,
     )
-
-
-def portfolio_scope(principal: Principal) -> TenantScope:
-    """The scope the portfolio page reads with: whole-org analytics reach only."""
-    orgs = [o for o, units in principal.analytics_reach().items() if units is None]
-    if principal.reaches_every_org and len(orgs) == len(principal.org_ids):
-        return principal.scope()
-    return TenantScope.of(orgs, user_id=principal.user_id)
 
 
 def portfolio_summary(

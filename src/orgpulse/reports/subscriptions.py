@@ -21,11 +21,11 @@ from orgpulse.catalog import catalog_of
 from orgpulse.core.config import Settings
 from orgpulse.core.errors import InvalidInput, NotFound, OrgPulseError
 from orgpulse.core.tenancy import TenantScope, apply_scope
+from orgpulse.dashboards.portfolio import portfolio_scope
 from orgpulse.notify import Attachment, enqueue_email
 from orgpulse.reports import render
 from orgpulse.reports.access import REPORT_TITLES, REPORTS, Refusal, Report, org_report_access
 from orgpulse.reports.periods import periods_of_run
-from orgpulse.reports.service import portfolio_scope
 
 Cadence = Literal["weekly", "monthly"]
 CADENCES: tuple[Cadence, ...] = ("weekly", "monthly")
