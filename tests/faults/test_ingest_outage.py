@@ -10,12 +10,12 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Connection, Engine, event, text
+from tests.faults.conftest import NOTHING, row_counts
 
 from datasets import at
 from factories import Factory
 from orgpulse.core.tenancy import TenantScope, scoped
 from tcpproxy import TcpProxy
-from tests.faults.conftest import NOTHING, row_counts
 
 LOG_BATCH = "INSERT INTO ingest_batches"
 
