@@ -1,5 +1,6 @@
 """An app and engine of their own whose only way to PostgreSQL is a ``TcpProxy``
-(tests/tcpproxy.py), so a test can take the database away from that app while the suite's engines keep working."""
+(tests/tcpproxy.py), so a test can take the database away from that app while the suite's
+engines keep working."""
 
 from __future__ import annotations
 
