@@ -117,8 +117,7 @@ def test_batches_sent_during_an_outage_are_refused_whole_and_land_once_on_retry(
 
 
 def test_a_cut_in_the_middle_of_the_write_rolls_the_whole_batch_back(
-    proxied_client: TestClient, proxied_engine: Engine, proxy: TcpProxy, engine: Engine,
-    key: str, statements: list[str],
+    proxied_client: TestClient, proxied_engine: Engine, proxy: TcpProxy, engine: Engine, key: str
 ) -> None:
     seen_inside: list[int] = []
 
