@@ -161,8 +161,8 @@ def build_for(
     org_id: int | None,
     settings: Settings,
     now: datetime,
-) -> render.RenderedReport | Refusal:
-    """Render ``report`` as ``principal`` would download it now, or say why they may not."""
+) -> render.PreparedReport | Refusal:
+    """Build ``report`` as ``principal`` would download it now, or say why they may not."""
     catalog = catalog_of(settings)
     month, quarter = periods_of_run(now)
     if report == "portfolio":
@@ -200,15 +200,16 @@ def _deliver_one(
     if principal is None:
         return Outcome("skipped", "the recipient's account is inactive")
     try:
-        built = build_for(
+        prepared = build_for(
             conn, principal=principal, report=report, org_id=org_id, settings=settings, now=now
         )
     except OrgPulseError as refused:
         # A withheld quarter (below k, not started) or a bad period: nothing to send.
         reason = "below_k" if refused.code == "insufficient_cohort" else refused.code
         return Outcome("skipped", f"{reason}: {refused.message}")
-    if isinstance(built, Refusal):
-        return Outcome("skipped", f"{built.reason}: {built.message}")
+    if isinstance(prepared, Refusal):
+        return Outcome("skipped", f"{prepared.reason}: {prepared.message}")
+    built = prepared.render()
     attachments = [Attachment(built.filename, "application/pdf", built.pdf)]
     if built.csv is not None and built.csv_filename is not None:
         attachments.append(Attachment(built.csv_filename, "text/csv", built.csv))
