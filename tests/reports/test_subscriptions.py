@@ -6,7 +6,7 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -23,6 +23,7 @@ from mailsink import MailSink
 from orgpulse.auth import Role, find_user_id
 from orgpulse.core.tenancy import TenantScope, scoped, unscoped
 from orgpulse.notify import deliver_due
+from orgpulse.reports import pdf
 from orgpulse.reports.subscriptions import (
     create_subscription,
     next_run_after,
@@ -210,3 +211,35 @@ def test_employer_quarterly_subscription_needs_the_baa_and_covers_the_quarter_ju
     assert f"{prefix},summary,cohort,(organization),65,," in lines
     assert f"{prefix},summary,cohort,dover,—,—," in lines
     assert f"{prefix},wellbeing,programme_participation,cardiff,15,53.6," in lines
+
+
+def test_a_failed_rendering_is_recorded_and_retried_an_hour_later(
+    factory: Factory, acme: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    email = factory.user(Role.ACCOUNT_MANAGER, org_id=acme, email="am@example.test")
+    _, sub_id = _subscribe(factory.engine, email, acme)
+
+    def broken(html: str) -> bytes:
+        raise RuntimeError("fonts are missing")
+
+    monkeypatch.setattr(pdf, "html_to_pdf", broken)
+    with factory.engine.begin() as conn:
+        assert run_due_subscriptions(conn, factory.settings, DUE) == "0 sent, 0 skipped, 1 failed"
+
+    def state() -> tuple[object, ...]:
+        with unscoped(factory.engine) as conn:
+            return tuple(conn.execute(text(
+                "SELECT last_status, last_detail, next_run_at FROM report_subscriptions"
+                " WHERE subscription_id = :s"), {"s": sub_id}).one())
+
+    assert state() == ("failed", "RuntimeError: fonts are missing", DUE + timedelta(hours=1))
+    with unscoped(factory.engine) as conn:
+        assert conn.execute(text("SELECT count(*) FROM deliveries")).scalar_one() == 0
+    monkeypatch.undo()
+    with factory.engine.begin() as conn:  # not yet: the retry waits its hour
+        assert run_due_subscriptions(conn, factory.settings, DUE + timedelta(minutes=15)) == (
+            "0 sent, 0 skipped, 0 failed")
+    with factory.engine.begin() as conn:
+        assert run_due_subscriptions(conn, factory.settings, DUE + timedelta(hours=1)) == (
+            "1 sent, 0 skipped, 0 failed")
+    assert state()[0] == "sent"

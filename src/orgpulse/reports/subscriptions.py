@@ -28,6 +28,9 @@ from orgpulse.reports.access import REPORT_TITLES, REPORTS, Refusal, Report, org
 from orgpulse.reports.periods import periods_of_run
 
 Cadence = Literal["weekly", "monthly"]
+# A failed run is retried this much later: soon enough for a passing fault, far enough apart
+# that a lasting one does not render a report every quarter of an hour.
+RETRY_AFTER = timedelta(hours=1)
 CADENCES: tuple[Cadence, ...] = ("weekly", "monthly")
 SEND_HOUR = time(7, 0)
 
@@ -235,8 +238,8 @@ def run_due_subscriptions(conn: Connection, settings: Settings, now: datetime) -
     """Job body: render and queue every due subscription; record each outcome and audit it.
 
     Each subscription runs in a savepoint: one failing (a rendering error) is recorded as
-    'failed' and retried at the next run, while the others go on. Sent and skipped ones move
-    to their next slot.
+    'failed' and retried an hour later (``RETRY_AFTER``), while the others go on. Sent and
+    skipped ones move to their next slot.
     """
     due = conn.execute(
         text(
@@ -255,7 +258,7 @@ def run_due_subscriptions(conn: Connection, settings: Settings, now: datetime) -
             outcome = Outcome("failed", f"{type(exc).__name__}: {str(exc)[:300]}")
         apply_scope(conn, TenantScope.of([] if row[3] is None else [row[3]]))
         next_run = (
-            now if outcome.status == "failed" else next_run_after(row[4], now)
+            now + RETRY_AFTER if outcome.status == "failed" else next_run_after(row[4], now)
         )
         conn.execute(
             text(
