@@ -6,6 +6,7 @@ from datetime import date
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
+from pydantic import BeforeValidator
 from starlette.responses import RedirectResponse, Response
 
 from orgpulse.audit import record
@@ -357,14 +358,22 @@ def _portfolio(
     return result
 
 
+# The filter form sends its "Any" choices and empty inputs as empty strings: no filter.
+_BLANK_IS_NONE = BeforeValidator(lambda value: value or None)
+PortfolioMonth = Annotated[str | None, Query(pattern=r"^\d{4}-\d{2}$"), _BLANK_IS_NONE]
+PortfolioBand = Annotated[BandFilter | None, _BLANK_IS_NONE]
+PortfolioText = Annotated[str | None, _BLANK_IS_NONE]
+PortfolioSearch = Annotated[str | None, Query(max_length=100), _BLANK_IS_NONE]
+
+
 @router.get("/portfolio", include_in_schema=False)
 def portfolio_page(
     request: Request,
-    month: Annotated[str | None, Query(pattern=r"^\d{4}-\d{2}$")] = None,
-    band: BandFilter | None = None,
-    plan: str | None = None,
-    manager: str | None = None,
-    q: Annotated[str | None, Query(max_length=100)] = None,
+    month: PortfolioMonth = None,
+    band: PortfolioBand = None,
+    plan: PortfolioText = None,
+    manager: PortfolioText = None,
+    q: PortfolioSearch = None,
     sort: SortKey = "score",
     desc: bool = False,
     page: Annotated[int, Query(ge=1)] = 1,
@@ -401,11 +410,11 @@ def portfolio_page(
 @router.get("/api/v1/portfolio", response_model=Portfolio, tags=["dashboards"])
 def api_portfolio(
     request: Request,
-    month: Annotated[str | None, Query(pattern=r"^\d{4}-\d{2}$")] = None,
-    band: BandFilter | None = None,
-    plan: str | None = None,
-    manager: str | None = None,
-    q: Annotated[str | None, Query(max_length=100)] = None,
+    month: PortfolioMonth = None,
+    band: PortfolioBand = None,
+    plan: PortfolioText = None,
+    manager: PortfolioText = None,
+    q: PortfolioSearch = None,
     sort: SortKey = "score",
     desc: bool = False,
     page: Annotated[int, Query(ge=1)] = 1,
@@ -558,11 +567,11 @@ def _blank(value: object) -> object:
 @router.get("/portfolio.csv", tags=["dashboards"])
 def portfolio_csv(
     request: Request,
-    month: Annotated[str | None, Query(pattern=r"^\d{4}-\d{2}$")] = None,
-    band: BandFilter | None = None,
-    plan: str | None = None,
-    manager: str | None = None,
-    q: Annotated[str | None, Query(max_length=100)] = None,
+    month: PortfolioMonth = None,
+    band: PortfolioBand = None,
+    plan: PortfolioText = None,
+    manager: PortfolioText = None,
+    q: PortfolioSearch = None,
     sort: SortKey = "score",
     desc: bool = False,
 ) -> Response:
