@@ -1,7 +1,8 @@
 """Browser journeys: the real app served by uvicorn on a loopback port, driven by Chromium.
 
 The server runs in a thread of the test process, so it shares the suite's test database and
-the frozen clock. Chromium is Debian's package (``/usr/bin/chromium``), launched by Playwright;
+the frozen clock. Server and browser live as long as this package's tests: nothing of them (nor
+Playwright's event loop) outlasts it into the rest of the suite. Chromium is Debian's package (``/usr/bin/chromium``), launched by Playwright;
 no browser is downloaded (docs/decisions.md).
 """
 
@@ -25,7 +26,7 @@ CHROMIUM = Path("/usr/bin/chromium")
 VIEWPORT = {"width": 1280, "height": 800}
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def live_server(app: Any) -> Iterator[str]:
     """Serve the test app over HTTP on a free loopback port; yield its base URL."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -49,13 +50,13 @@ def live_server(app: Any) -> Iterator[str]:
         sock.close()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def playwright() -> Iterator[Playwright]:
     with sync_playwright() as p:
         yield p
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def browser(playwright: Playwright) -> Iterator[Browser]:
     if not CHROMIUM.exists():
         pytest.fail(

@@ -92,4 +92,5 @@ def test_daily_health_check_ends_in_a_follow_up(
     expect(row).to_have_count(1)
     expect(row.locator("td")).to_have_text(
         ["Call the principal about the score drop", "Sarah Chen", "2026-06-19", "open"])
+    panel.scroll_into_view_if_needed()
     screenshot(page, artifacts, "a-org-follow-up")
