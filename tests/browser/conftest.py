@@ -2,8 +2,8 @@
 
 The server runs in a thread of the test process, so it shares the suite's test database and
 the frozen clock. Server and browser live as long as this package's tests: nothing of them (nor
-Playwright's event loop) outlasts it into the rest of the suite. Chromium is Debian's package (``/usr/bin/chromium``), launched by Playwright;
-no browser is downloaded (docs/decisions.md).
+Playwright's event loop) outlasts it into the rest of the suite. Chromium is Debian's package
+(``/usr/bin/chromium``), launched by Playwright; no browser is downloaded (docs/decisions.md).
 """
 
 from __future__ import annotations
