@@ -55,6 +55,8 @@ def test_daily_health_check_ends_in_a_follow_up(
     expect(cells.nth(3)).to_have_text(f"{score:.0f}")
     expect(cells.nth(4).locator("span.down")).to_have_text(change_7d)
     expect(cells.nth(5).locator("span.down")).to_have_text(change_30d)
+    # 3 of yesterday's 20 uploads failed (15%, the "bad" threshold): the largest shortfall.
+    expect(cells.nth(6)).to_have_text("Upload failure rate")
     expect(rows.filter(has=page.get_by_role("link", name="Lakeside District")).locator("td")
            .nth(3)).to_have_text("n/a")
     screenshot(page, artifacts, "a-portfolio")
@@ -67,6 +69,8 @@ def test_daily_health_check_ends_in_a_follow_up(
     expect(page.locator(".score-card .value")).to_have_text(f"{score:.0f}")
     expect(page.locator(".score-card .trend")).to_have_text(
         f"{change_7d} in 7 days · {change_30d} in 30 days")
+    expect(page.locator("ol.drivers").last.locator("li").first).to_contain_text(
+        "Upload failure rate — scoring 0 of 100.")
     page.get_by_role("link", name="Overview").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("Acme Schools")
     panel = page.locator(".follow-ups-panel")
