@@ -8,6 +8,7 @@ from typing import Annotated
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Query, Request
+from pydantic import BeforeValidator
 from starlette.responses import RedirectResponse, Response
 
 from orgpulse.audit import record
@@ -327,12 +328,16 @@ class PortfolioQuery:
         return urlencode({k: v for k, v in pairs.items() if v})
 
 
+# The filter form sends its "Any" choices and empty inputs as empty strings: no filter.
+_BLANK_IS_NONE = BeforeValidator(lambda value: value or None)
+
+
 def portfolio_query(
-    month: Annotated[str | None, Query(pattern=r"^\d{4}-\d{2}$")] = None,
-    band: BandFilter | None = None,
-    plan: str | None = None,
-    manager: str | None = None,
-    q: Annotated[str | None, Query(max_length=100)] = None,
+    month: Annotated[str | None, Query(pattern=r"^\d{4}-\d{2}$"), _BLANK_IS_NONE] = None,
+    band: Annotated[BandFilter | None, _BLANK_IS_NONE] = None,
+    plan: Annotated[str | None, _BLANK_IS_NONE] = None,
+    manager: Annotated[str | None, _BLANK_IS_NONE] = None,
+    q: Annotated[str | None, Query(max_length=100), _BLANK_IS_NONE] = None,
     sort: SortKey = "score",
     desc: bool = False,
 ) -> PortfolioQuery:
