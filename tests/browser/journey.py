@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from playwright.sync_api import Page
+from playwright.sync_api import Page, expect
 
 from factories import PASSWORD
 
@@ -38,15 +37,11 @@ class Download:
 
 
 def download(page: Page, *, link: str, url: str) -> Download:
-    """Click the page's download link named ``link``; on a page without one, fetch ``url`` with
-    the browser's own cookies (as following a bookmarked link would)."""
-    anchor = page.get_by_role("link", name=link)
-    if anchor.count():
-        with page.expect_download() as info:
-            anchor.first.click()
-        return Download(info.value.suggested_filename, Path(info.value.path()).read_bytes())
-    response = page.request.get(url)
-    assert response.status == 200, response.text()
-    match = re.fullmatch(r'attachment; filename="([^"]+)"', response.headers["content-disposition"])
-    assert match, response.headers["content-disposition"]
-    return Download(match.group(1), response.body())
+    """Click the page's download link named ``link`` (which must point at ``url``) and return
+    the file the browser saved."""
+    anchor = page.get_by_role("link", name=link, exact=True)
+    expect(anchor).to_have_count(1)
+    expect(anchor).to_have_attribute("href", url)
+    with page.expect_download() as info:
+        anchor.click()
+    return Download(info.value.suggested_filename, Path(info.value.path()).read_bytes())

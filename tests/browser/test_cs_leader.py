@@ -52,7 +52,7 @@ def test_monthly_export_of_the_portfolio_and_a_business_review(
     expect(rows.locator("td:nth-child(4)")).to_have_text([f"{score:.0f}", "n/a"])
     screenshot(page, artifacts, "b-portfolio-month")
 
-    exported = download(page, link="Download CSV", url="/portfolio.csv?month=2026-05")
+    exported = download(page, link="Download CSV", url="/portfolio.csv?month=2026-05&sort=score")
     assert exported.filename == "all-orgs_portfolio_2026-05-31.csv"
     table = list(csv.DictReader(io.StringIO(exported.body.decode())))
     assert [(r["org_name"], r["slug"], r["score"], r["band"], r["scored_on"]) for r in table] == [
@@ -63,8 +63,9 @@ def test_monthly_export_of_the_portfolio_and_a_business_review(
     page.get_by_role("link", name="Acme Schools").first.click()
     expect(page.get_by_role("heading", level=1)).to_have_text(
         "Acme Schools — implementation health")
-    review = download(page, link="Business review (PDF)",
-                      url="/orgs/acme-schools/reports/business-review.pdf?month=2026-05")
+    # The link gives the last full month: May, today being 15 June.
+    review = download(page, link="Business review PDF",
+                      url="/orgs/acme-schools/reports/business-review.pdf")
     # Named by the day it was made (the clock's today); about May, with the portfolio's score.
     assert review.filename == "acme-schools_business-review_2026-06-15.pdf"
     assert review.body.startswith(b"%PDF-")

@@ -72,15 +72,16 @@ def test_small_groups_are_hidden_and_export_waits_for_the_baa(
     exported = download(page, link="Export CSV", url=export_url)
     assert exported.filename == "northwind_aggregate_2026-05_summary.csv"
     rows = list(csv.reader(io.StringIO(exported.body.decode())))
-    assert rows[0] == ["org", "period", "section", "measure", "unit", "people", "percent",
-                       "value"]
+    assert rows[0] == ["org_id", "org_name", "period", "section", "measure", "unit", "people",
+                       "percent", "value"]
+    assert {r[1] for r in rows[1:]} == {"Northwind"}
     # The same cells as the page, hidden ones as the same mark.
-    assert [r[3:7] for r in rows[1:-1]] == [
+    assert [r[4:8] for r in rows[1:-1]] == [
         ["cohort", "(organization)", "65", ""], ["cohort", A, HIDDEN, HIDDEN],
         ["cohort", B, "20", ""], ["cohort", C, "28", ""], ["cohort", D, HIDDEN, HIDDEN],
         ["active", "(organization)", "65", "100.0"], ["active", A, HIDDEN, HIDDEN],
         ["active", B, "20", "100.0"], ["active", C, "28", "100.0"], ["active", D, HIDDEN, HIDDEN],
         ["wau_average", "(organization)", "", "57.7"],
     ]
-    assert rows[-1][2:4] == ["legend", HIDDEN]
+    assert rows[-1][3:5] == ["legend", HIDDEN]
     screenshot(page, artifacts, "d-aggregate-exported")
