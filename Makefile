@@ -18,6 +18,7 @@ demo: install
 
 # pytest exits 5 when it collected no test: that is a failure here, as any other non-zero code.
 test: install
+	scripts/test-system-deps
 	$(BIN)/python -m pytest -q -p no:cacheprovider
 
 lint: install
