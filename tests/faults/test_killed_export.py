@@ -221,14 +221,18 @@ def test_a_server_killed_mid_export_leaves_nothing_behind_and_a_new_one_serves_i
         while len(received) < 256 * 1024:
             received += next(chunks)
 
+        stalled: list[int] = []
+
         def stalled_mid_stream() -> bool:
             # The reader stopped: the server waits to send, its export transaction still open
-            # on the server-side cursor between two fetches.
-            return any(state == "idle in transaction" and query.startswith("FETCH")
-                       for _, state, query in server_sessions(engine))
+            # on the server-side cursor between two fetches. (The session is remembered here:
+            # read again later, it may be between "active" and "idle" as a fetch runs.)
+            stalled[:] = [p for p, state, query in server_sessions(engine)
+                          if state == "idle in transaction" and query.startswith("FETCH")]
+            return len(stalled) == 1
 
         wait_until(stalled_mid_stream, "the export to stall mid-stream")
-        (pid,) = [p for p, state, _ in server_sessions(engine) if state == "idle in transaction"]
+        (pid,) = stalled
         assert ("rollup_member_events", "AccessShareLock") in held_relation_locks(engine, pid)
 
         first.kill()
