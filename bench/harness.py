@@ -76,6 +76,15 @@ def kept_database(name: str) -> tuple[Settings, str, bool]:
 @contextmanager
 def server(settings: Settings, db_url: str, workers: int) -> Iterator[str]:
     """Run `orgpulse serve` on a free loopback port; yield its base URL once it is healthy."""
+    with server_process(settings, db_url, workers) as (url, _):
+        yield url
+
+
+@contextmanager
+def server_process(
+    settings: Settings, db_url: str, workers: int
+) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """As ``server``, also yielding the process (with one worker, the one serving requests)."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
@@ -100,7 +109,7 @@ def server(settings: Settings, db_url: str, workers: int) -> Iterator[str]:
                 time.sleep(0.2)
         else:
             raise RuntimeError("the server did not start")
-        yield url
+        yield url, proc
     finally:
         proc.terminate()
         proc.wait(timeout=30)
