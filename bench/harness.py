@@ -113,3 +113,32 @@ def server_process(
     finally:
         proc.terminate()
         proc.wait(timeout=30)
+
+
+def load_demo_data(settings: Settings, *, orgs: int, days: int, seed: int = 1) -> float:
+    """Load the `orgpulse demo` data set (through ingestion, in-process); return the seconds."""
+    from orgpulse.demo.loader import load_demo
+
+    start = time.perf_counter()
+    load_demo(settings=settings, orgs=orgs, days=days, seed=seed)
+    return time.perf_counter() - start
+
+
+def api_token(settings: Settings, email: str) -> str:
+    """A new personal API token for the user ``email``."""
+    from orgpulse.auth import create_api_token
+    from orgpulse.core.db import app_engine
+    from orgpulse.core.tenancy import unscoped
+
+    with unscoped(app_engine(settings)) as conn:
+        user = conn.execute(
+            text("SELECT user_id FROM users WHERE email = :e"), {"e": email}
+        ).scalar_one()
+        return create_api_token(conn, user_id=user, name="bench")
+
+
+def percentile(values: list[float], p: float) -> float:
+    """Nearest-rank percentile."""
+    ordered = sorted(values)
+    k = max(0, min(len(ordered) - 1, int(-(-p * len(ordered) // 100)) - 1))
+    return ordered[k]
