@@ -40,7 +40,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import httpx
-from harness import bench_database, bench_settings, server_process
+from harness import bench_database, bench_settings, log, server_process
 from sqlalchemy import text
 
 from orgpulse.auth import Role, create_api_token, create_user
@@ -69,10 +69,6 @@ FILL_ROLLUP = text(
     ORDER BY 1, 2, 3, 4
     """
 )
-
-
-def log(msg: str) -> None:
-    print(f"[{datetime.now(UTC):%H:%M:%S}] {msg}", flush=True)
 
 
 def proc_status(pid: int | str = "self") -> dict[str, int]:

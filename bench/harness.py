@@ -10,6 +10,7 @@ import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
@@ -113,6 +114,11 @@ def server_process(
     finally:
         proc.terminate()
         proc.wait(timeout=30)
+
+
+def log(msg: str) -> None:
+    """Print a progress line with the wall-clock time."""
+    print(f"[{datetime.now(UTC):%H:%M:%S}] {msg}", flush=True)
 
 
 def load_demo_data(settings: Settings, *, orgs: int, days: int, seed: int = 1) -> float:

@@ -34,7 +34,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import httpx
-from harness import api_token, bench_database, load_demo_data, percentile, server
+from harness import api_token, bench_database, load_demo_data, log, percentile, server
 from sqlalchemy import text
 
 from orgpulse.catalog import catalog_of
@@ -46,10 +46,6 @@ from orgpulse.reports.periods import last_full_month
 
 LEADER = "cs_leader@demo.orgpulse.test"
 TRIVIAL = "<!doctype html><html><body><h1>Report</h1><p>One paragraph.</p></body></html>"
-
-
-def log(msg: str) -> None:
-    print(f"[{datetime.now(UTC):%H:%M:%S}] {msg}", flush=True)
 
 
 def largest_org(settings: Settings) -> tuple[int, str, str, int]:
