@@ -148,8 +148,8 @@ class Meter:
     at_checkpoint: int | None = None
 
     def __post_init__(self) -> None:
-        # Reset the peak to the current size (Linux ≥ 4.0): start-up peaks (imports, migrations
-        # check) are not the export's.
+        # Reset the peak to the current size (Linux ≥ 4.0): start-up peaks (imports, a server's
+        # start) are not the export's.
         with open(f"/proc/{self.pid}/clear_refs", "w") as f:
             f.write("5")
         self.before = proc_status(self.pid)["VmRSS"]
