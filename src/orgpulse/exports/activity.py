@@ -67,8 +67,9 @@ def _select(cell: Callable[[str], str]) -> str:
     )
 
 
-ACTIVITY_SQL = text(_select(lambda c: c))
-# The same SELECT for COPY: text cells neutralised in SQL, psycopg placeholders.
+# Text cells neutralised in SQL, so the cursor path writes rows as fetched (no Python call per
+# cell: about twice the throughput); the same SELECT with psycopg placeholders for COPY.
+ACTIVITY_SQL = text(_select(safe_sql))
 ACTIVITY_COPY_SQL = re.sub(r":(\w+)", r"%(\1)s", _select(safe_sql))
 
 
@@ -113,18 +114,9 @@ def activity_csv(
         query=ACTIVITY_SQL,
         params=export.params,
         header=ACTIVITY_HEADER,
-        to_row=lambda r: [
-            r.org_id,
-            r.org_name,
-            r.day.isoformat(),
-            r.person_id,
-            r.name or "",
-            r.unit or "",
-            r.event,
-            r.events,
-        ],
         yield_per=yield_per,
         on_batch=on_batch,
+        cells_safe_in_sql=True,
     )
 
 
