@@ -27,7 +27,7 @@ from orgpulse.auth import Principal, Role
 from orgpulse.core import clock
 from orgpulse.core.errors import PermissionDenied
 from orgpulse.core.tenancy import unscoped
-from orgpulse.exports import csv_response
+from orgpulse.exports import CsvResponse, csv_response
 from orgpulse.web.deps import (
     audit_context,
     engine,
@@ -170,7 +170,7 @@ def api_audit_log(
     return json_model(page)
 
 
-@router.get("/admin/audit.csv", tags=["audit"])
+@router.get("/admin/audit.csv", tags=["audit"], response_class=CsvResponse)
 def audit_log_csv(request: Request, filters: Filters) -> Response:
     """Every audit record matching the filters, as streamed CSV (the JSON fields, in order)."""
     reach = audit_reach(request)

@@ -18,7 +18,7 @@ from orgpulse.dashboards.charts import daily_bar_chart
 from orgpulse.dashboards.courses import CourseDetail, CourseList, course_detail, course_list
 from orgpulse.dashboards.portfolio import BandFilter, Portfolio, SortKey, portfolio
 from orgpulse.dashboards.service import OrgList, OrgOverview, list_orgs, org_overview
-from orgpulse.exports import csv_filename, csv_response
+from orgpulse.exports import CsvResponse, csv_filename, csv_response
 from orgpulse.followups.routes import org_panel, portfolio_panel
 from orgpulse.web.deps import (
     OrgAccess,
@@ -253,7 +253,7 @@ def api_adoption(
     )
 
 
-@router.get("/orgs/{org}/adoption.csv", tags=["dashboards"])
+@router.get("/orgs/{org}/adoption.csv", tags=["dashboards"], response_class=CsvResponse)
 def adoption_csv(
     request: Request,
     access: ViewOrg,
@@ -555,7 +555,7 @@ def _blank(value: object) -> object:
     return "" if value is None else value
 
 
-@router.get("/portfolio.csv", tags=["dashboards"])
+@router.get("/portfolio.csv", tags=["dashboards"], response_class=CsvResponse)
 def portfolio_csv(
     request: Request,
     month: Annotated[str | None, Query(pattern=r"^\d{4}-\d{2}$")] = None,
@@ -619,7 +619,7 @@ COURSES_HEADER = [
 ]
 
 
-@router.get("/orgs/{org}/courses.csv", tags=["dashboards"])
+@router.get("/orgs/{org}/courses.csv", tags=["dashboards"], response_class=CsvResponse)
 def courses_csv(
     request: Request,
     access: ViewOrg,
