@@ -26,6 +26,7 @@ from orgpulse.audit.viewer import (
 from orgpulse.auth import Principal, Role
 from orgpulse.core import clock
 from orgpulse.core.errors import PermissionDenied
+from orgpulse.core.ids import BIGINT_MAX
 from orgpulse.core.tenancy import unscoped
 from orgpulse.exports import CsvResponse, csv_response
 from orgpulse.web.deps import (
@@ -70,7 +71,7 @@ def audit_filters(
 
 
 Filters = Annotated[AuditFilters, Depends(audit_filters)]
-Before = Annotated[int | None, Query(ge=1)]
+Before = Annotated[int | None, Query(ge=1, le=BIGINT_MAX)]
 PerPage = Annotated[int, Query(ge=1, le=MAX_PER_PAGE)]
 
 

@@ -22,6 +22,7 @@ from orgpulse.exports import CsvResponse, csv_filename, csv_response
 from orgpulse.followups.routes import org_panel, portfolio_panel
 from orgpulse.web.deps import (
     OrgAccess,
+    PageNumber,
     audit_context,
     check_org_access,
     load_switcher,
@@ -95,7 +96,7 @@ def _org_list(request: Request, *, page: int, per_page: int) -> OrgList:
 def home(
     request: Request,
     org: str | None = None,
-    page: Annotated[int, Query(ge=1)] = 1,
+    page: PageNumber = 1,
 ) -> Response:
     principal = optional_principal(request)
     if principal is None:
@@ -165,7 +166,7 @@ def overview_page(
 @router.get("/api/v1/orgs", response_model=OrgList, tags=["dashboards"])
 def api_org_list(
     request: Request,
-    page: Annotated[int, Query(ge=1)] = 1,
+    page: PageNumber = 1,
     per_page: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> OrgList:
     """Orgs you can see, with 7-day active members and freshness."""
@@ -223,7 +224,7 @@ def adoption_page(
     unit: str | None = None,
     flag: Flag | None = None,
     q: Annotated[str | None, Query(max_length=100)] = None,
-    page: Annotated[int, Query(ge=1)] = 1,
+    page: PageNumber = 1,
 ) -> Response:
     result = _adoption(
         request, access, unit=unit, flag=flag, q=q, page=page, per_page=50, fmt="html"
@@ -244,7 +245,7 @@ def api_adoption(
     unit: str | None = None,
     flag: Flag | None = None,
     q: Annotated[str | None, Query(max_length=100)] = None,
-    page: Annotated[int, Query(ge=1)] = 1,
+    page: PageNumber = 1,
     per_page: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> AdoptionList:
     """Per teacher: last sign-in, assessments, submissions received and scored, flags."""
@@ -367,7 +368,7 @@ def portfolio_page(
     q: Annotated[str | None, Query(max_length=100)] = None,
     sort: SortKey = "score",
     desc: bool = False,
-    page: Annotated[int, Query(ge=1)] = 1,
+    page: PageNumber = 1,
 ) -> Response:
     result = _portfolio(
         request,
@@ -408,7 +409,7 @@ def api_portfolio(
     q: Annotated[str | None, Query(max_length=100)] = None,
     sort: SortKey = "score",
     desc: bool = False,
-    page: Annotated[int, Query(ge=1)] = 1,
+    page: PageNumber = 1,
     per_page: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> Response:
     """Accounts you can see with health, 7/30-day change, top driver, last activity and
