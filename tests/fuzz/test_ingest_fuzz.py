@@ -31,6 +31,8 @@ USERS = ("u1", "u2", "u3")
 # day ahead), so the minutes between import and request change nothing.
 NOW = datetime.now(UTC).replace(microsecond=0)
 HUGE = 32 * 1024 + 100  # longer than a whole message may be (32 KB); 15 fit in a batch
+# The examples of a test share its org and write key (a function-scoped fixture): every message
+# id is made unique, so one example's messages never meet another's.
 SETTINGS = settings(
     max_examples=40,
     derandomize=True,
