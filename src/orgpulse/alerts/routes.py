@@ -18,6 +18,7 @@ from orgpulse.core import clock
 from orgpulse.core.errors import InvalidInput, PermissionDenied
 from orgpulse.core.tenancy import scoped, unscoped
 from orgpulse.web.deps import (
+    PageNumber,
     audit_context,
     engine,
     load_switcher,
@@ -49,7 +50,7 @@ def _inbox(request: Request, *, status: str | None, page: int) -> service.AlertI
 
 
 @router.get("/alerts", include_in_schema=False)
-def inbox_page(request: Request, status: str | None = None, page: int = 1) -> Response:
+def inbox_page(request: Request, status: str | None = None, page: PageNumber = 1) -> Response:
     result = _inbox(request, status=status, page=page)
     load_switcher(request, require_principal(request))
     pages = max(1, -(-result.total // result.per_page))
@@ -57,7 +58,7 @@ def inbox_page(request: Request, status: str | None = None, page: int = 1) -> Re
 
 
 @router.get("/api/v1/alerts", response_model=service.AlertInbox, tags=["alerts"])
-def api_inbox(request: Request, status: str | None = None, page: int = 1) -> Response:
+def api_inbox(request: Request, status: str | None = None, page: PageNumber = 1) -> Response:
     """The caller's alert inbox, newest first (``status``: open or resolved; 25 a page)."""
     return json_model(_inbox(request, status=status, page=page))
 

@@ -27,8 +27,9 @@ from orgpulse.audit.viewer import (
 from orgpulse.auth import Principal, Role
 from orgpulse.core import clock
 from orgpulse.core.errors import PermissionDenied
+from orgpulse.core.ids import BIGINT_MAX
 from orgpulse.core.tenancy import scoped, unscoped
-from orgpulse.exports import csv_filename, csv_response
+from orgpulse.exports import CsvResponse, csv_filename, csv_response
 from orgpulse.web.deps import (
     audit_context,
     engine,
@@ -71,7 +72,7 @@ def audit_filters(
 
 
 Filters = Annotated[AuditFilters, Depends(audit_filters)]
-Before = Annotated[int | None, Query(ge=1)]
+Before = Annotated[int | None, Query(ge=1, le=BIGINT_MAX)]
 PerPage = Annotated[int, Query(ge=1, le=MAX_PER_PAGE)]
 
 
@@ -171,7 +172,7 @@ def api_audit_log(
     return json_model(page)
 
 
-@router.get("/admin/audit.csv", tags=["audit"])
+@router.get("/admin/audit.csv", tags=["audit"], response_class=CsvResponse)
 def audit_log_csv(request: Request, filters: Filters) -> Response:
     """Every audit record matching the filters, as streamed CSV (the JSON fields, in order)."""
     reach = audit_reach(request)

@@ -28,7 +28,7 @@ from orgpulse.cohorts.service import (
 from orgpulse.core import clock
 from orgpulse.core.errors import AggregateOnly
 from orgpulse.dashboards.charts import donut_chart, line_chart
-from orgpulse.exports import csv_filename, csv_response
+from orgpulse.exports import CsvResponse, csv_filename, csv_response
 from orgpulse.ingestion.risk_events import RISK_LEVELS
 from orgpulse.web.deps import (
     OrgAccess,
@@ -227,7 +227,9 @@ def api_cohort_comparison(
     )
 
 
-@router.get("/api/v1/orgs/{org}/cohort-analytics/export", tags=["cohorts"])
+@router.get(
+    "/api/v1/orgs/{org}/cohort-analytics/export", tags=["cohorts"], response_class=CsvResponse
+)
 def api_cohort_export(
     request: Request,
     access: ViewCohorts,

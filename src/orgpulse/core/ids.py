@@ -11,6 +11,10 @@ import threading
 import time
 import uuid
 
+# The largest PostgreSQL bigint (every serial id): a larger number names no row and cannot even
+# be bound as a query parameter, so it is invalid input, not a database error.
+BIGINT_MAX = 2**63 - 1
+
 _lock = threading.Lock()
 _last_ms = 0
 _seq = 0

@@ -28,7 +28,7 @@ from orgpulse.dashboards.aggregate import (
     recent_periods,
 )
 from orgpulse.dashboards.baa import BaaStatus, accept_baa, baa_status
-from orgpulse.exports import csv_response
+from orgpulse.exports import CsvResponse, csv_response
 from orgpulse.privacy import Period, parse_period
 from orgpulse.web.deps import (
     AuditFacts,
@@ -207,8 +207,8 @@ def api_aggregate(request: Request, access: ViewAggregates, query: AggregatePara
     return json_model(report)
 
 
-@router.get("/orgs/{org}/aggregate.csv", tags=["aggregate"])
-@router.get("/api/v1/orgs/{org}/aggregate.csv", tags=["aggregate"])
+@router.get("/orgs/{org}/aggregate.csv", tags=["aggregate"], response_class=CsvResponse)
+@router.get("/api/v1/orgs/{org}/aggregate.csv", tags=["aggregate"], response_class=CsvResponse)
 def aggregate_csv(request: Request, access: ViewAggregates, query: AggregateParams) -> Response:
     """One tab of the aggregate view as CSV; needs the current BAA accepted for the org."""
     version = settings(request).baa_version

@@ -27,10 +27,11 @@ from orgpulse.dashboards.portfolio import (
     portfolio_scope,
 )
 from orgpulse.dashboards.service import OrgList, OrgOverview, list_orgs, org_overview
-from orgpulse.exports import csv_filename, csv_response
+from orgpulse.exports import CsvResponse, csv_filename, csv_response
 from orgpulse.followups.routes import org_panel, portfolio_panel
 from orgpulse.web.deps import (
     OrgAccess,
+    PageNumber,
     audit_context,
     check_org_access,
     load_switcher,
@@ -104,7 +105,7 @@ def _org_list(request: Request, *, page: int, per_page: int) -> OrgList:
 def home(
     request: Request,
     org: str | None = None,
-    page: Annotated[int, Query(ge=1)] = 1,
+    page: PageNumber = 1,
 ) -> Response:
     principal = optional_principal(request)
     if principal is None:
@@ -174,7 +175,7 @@ def overview_page(
 @router.get("/api/v1/orgs", response_model=OrgList, tags=["dashboards"])
 def api_org_list(
     request: Request,
-    page: Annotated[int, Query(ge=1)] = 1,
+    page: PageNumber = 1,
     per_page: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> OrgList:
     """Orgs you can see, with 7-day active members and freshness."""
@@ -232,7 +233,7 @@ def adoption_page(
     unit: str | None = None,
     flag: Flag | None = None,
     q: Annotated[str | None, Query(max_length=100)] = None,
-    page: Annotated[int, Query(ge=1)] = 1,
+    page: PageNumber = 1,
 ) -> Response:
     result = _adoption(
         request, access, unit=unit, flag=flag, q=q, page=page, per_page=50, fmt="html"
@@ -253,7 +254,7 @@ def api_adoption(
     unit: str | None = None,
     flag: Flag | None = None,
     q: Annotated[str | None, Query(max_length=100)] = None,
-    page: Annotated[int, Query(ge=1)] = 1,
+    page: PageNumber = 1,
     per_page: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> AdoptionList:
     """Per teacher: last sign-in, assessments, submissions received and scored, flags."""
@@ -262,7 +263,7 @@ def api_adoption(
     )
 
 
-@router.get("/orgs/{org}/adoption.csv", tags=["dashboards"])
+@router.get("/orgs/{org}/adoption.csv", tags=["dashboards"], response_class=CsvResponse)
 def adoption_csv(
     request: Request,
     access: ViewOrg,
@@ -392,7 +393,7 @@ def _portfolio(
 
 @router.get("/portfolio", include_in_schema=False)
 def portfolio_page(
-    request: Request, query: PortfolioParams, page: Annotated[int, Query(ge=1)] = 1
+    request: Request, query: PortfolioParams, page: PageNumber = 1
 ) -> Response:
     result = _portfolio(request, query=query, page=page, per_page=50, fmt="html")
     load_switcher(request, require_principal(request))
@@ -416,7 +417,7 @@ def portfolio_page(
 def api_portfolio(
     request: Request,
     query: PortfolioParams,
-    page: Annotated[int, Query(ge=1)] = 1,
+    page: PageNumber = 1,
     per_page: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> Response:
     """Accounts you can see with health, 7/30-day change, top driver, last activity and
@@ -551,7 +552,7 @@ def _blank(value: object) -> object:
     return "" if value is None else value
 
 
-@router.get("/portfolio.csv", tags=["dashboards"])
+@router.get("/portfolio.csv", tags=["dashboards"], response_class=CsvResponse)
 def portfolio_csv(request: Request, query: PortfolioParams) -> Response:
     """Every account of the portfolio (same filters and order as the page) as CSV."""
     result = _portfolio(request, query=query, page=1, per_page=None, fmt="csv")
@@ -594,7 +595,7 @@ COURSES_HEADER = [
 ]
 
 
-@router.get("/orgs/{org}/courses.csv", tags=["dashboards"])
+@router.get("/orgs/{org}/courses.csv", tags=["dashboards"], response_class=CsvResponse)
 def courses_csv(
     request: Request,
     access: ViewOrg,

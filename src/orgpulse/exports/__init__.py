@@ -1,5 +1,5 @@
 """Exports: CSV streaming (PDF reports arrive later)."""
 
-from orgpulse.exports.csv import csv_filename, csv_response, safe_cell
+from orgpulse.exports.csv import CsvResponse, csv_filename, csv_response, safe_cell
 
-__all__ = ["csv_filename", "csv_response", "safe_cell"]
+__all__ = ["CsvResponse", "csv_filename", "csv_response", "safe_cell"]

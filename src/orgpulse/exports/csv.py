@@ -41,6 +41,12 @@ def csv_filename(slug: str, report: str, day: date) -> str:
     return f"{slug}_{report}_{day.isoformat()}.csv"
 
 
+class CsvResponse(StreamingResponse):
+    """A streamed CSV file; as a route's ``response_class`` it documents ``text/csv``."""
+
+    media_type = "text/csv"
+
+
 def csv_response(
     header: Sequence[str], rows: Iterable[Sequence[Any]], *, filename: str
 ) -> StreamingResponse:

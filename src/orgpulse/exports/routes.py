@@ -13,15 +13,15 @@ from orgpulse.auth import Permission, Role
 from orgpulse.core import clock
 from orgpulse.core.tenancy import TenantScope
 from orgpulse.exports.activity import ActivityExport, activity_csv, activity_window
-from orgpulse.exports.csv import csv_filename, csv_stream_response
+from orgpulse.exports.csv import CsvResponse, csv_filename, csv_stream_response
 from orgpulse.web.deps import OrgAccess, audit_context, engine, org_access, read_engine
 
 router = APIRouter(tags=["exports"])
 ViewOrg = Annotated[OrgAccess, Depends(org_access(Permission.VIEW_ORG_ANALYTICS))]
 
 
-@router.get("/orgs/{org}/activity.csv")
-@router.get("/api/v1/orgs/{org}/activity.csv")
+@router.get("/orgs/{org}/activity.csv", response_class=CsvResponse)
+@router.get("/api/v1/orgs/{org}/activity.csv", response_class=CsvResponse)
 def member_activity_csv(
     request: Request,
     access: ViewOrg,

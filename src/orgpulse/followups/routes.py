@@ -18,6 +18,7 @@ from orgpulse.followups import service
 from orgpulse.followups.service import FollowUp, FollowUpList, FollowUpOverview
 from orgpulse.web.deps import (
     OrgAccess,
+    PageNumber,
     audit_context,
     engine,
     load_switcher,
@@ -100,7 +101,7 @@ def list_page(
     request: Request,
     access: ManageFollowUps,
     status: str | None = None,
-    page: Annotated[int, Query(ge=1)] = 1,
+    page: PageNumber = 1,
 ) -> Response:
     result = _org_list(request, access, status=status, page=page, per_page=50, fmt="html")
     load_switcher(request, access.principal)
@@ -117,7 +118,7 @@ def api_list(
     request: Request,
     access: ManageFollowUps,
     status: str | None = None,
-    page: Annotated[int, Query(ge=1)] = 1,
+    page: PageNumber = 1,
     per_page: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> Response:
     """The org's follow-ups (``status``: open (default), done, cancelled or all)."""
@@ -364,7 +365,7 @@ def overview_page(
     request: Request,
     owner: str = "me",
     status: str | None = None,
-    page: Annotated[int, Query(ge=1)] = 1,
+    page: PageNumber = 1,
 ) -> Response:
     result = _overview(request, owner=owner, status=status, page=page, per_page=50, fmt="html")
     load_switcher(request, require_principal(request))
@@ -379,7 +380,7 @@ def api_overview(
     request: Request,
     owner: str = "me",
     status: str | None = None,
-    page: Annotated[int, Query(ge=1)] = 1,
+    page: PageNumber = 1,
     per_page: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> Response:
     """Follow-ups across your orgs: counts per org and items (``owner``: me (default) or any)."""

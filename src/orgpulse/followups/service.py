@@ -16,6 +16,7 @@ from sqlalchemy import Connection
 
 from orgpulse.auth.roles import ALL_ORG_ROLES, MEMBERSHIP_ROLES, Permission, grants
 from orgpulse.core.errors import Conflict, InvalidInput, NotFound
+from orgpulse.core.ids import BIGINT_MAX
 from orgpulse.core.tenancy import require_org
 from orgpulse.followups import queries
 
@@ -213,10 +214,14 @@ def _int_field(value: str | int | None, field: str, problems: Problems) -> int |
     if value is None or value == "":
         return None
     try:
-        return int(value)
+        number = int(value)
     except ValueError:
         problems.append({"field": field, "problem": f"must be a number, got {value!r}"})
         return None
+    if abs(number) > BIGINT_MAX:
+        problems.append({"field": field, "problem": f"no such id: {number}"})
+        return None
+    return number
 
 
 def _owner(

@@ -9,6 +9,7 @@ from typing import Any
 
 import orjson
 from fastapi import APIRouter, Request
+from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import JSONResponse
 
@@ -16,8 +17,75 @@ from orgpulse.auth import write_key_id
 from orgpulse.core.errors import InvalidInput, NotAuthenticated, PayloadTooLarge
 from orgpulse.core.tenancy import unscoped
 from orgpulse.ingestion.service import ingest
-from orgpulse.ingestion.validation import MAX_BATCH_BYTES, MAX_EVENT_BYTES
+from orgpulse.ingestion.validation import (
+    MAX_BATCH_BYTES,
+    MAX_EVENT_BYTES,
+    MAX_ID_LENGTH,
+    MAX_NAME_LENGTH,
+)
 from orgpulse.web.deps import engine, settings
+from orgpulse.web.errors import error_responses
+
+
+class RejectedMessage(BaseModel):
+    index: int
+    messageId: str | None  # noqa: N815 (Segment's spelling)
+    reason: str
+
+
+class IngestOutcome(BaseModel):
+    """Where every message of the request went: each one lands in exactly one count."""
+
+    success: bool
+    accepted: int
+    duplicates: int
+    unattributed: int
+    reattributed: int
+    rejected: int
+    rejections: list[RejectedMessage]
+
+
+# The bodies are read by hand (size limits, gzip), so FastAPI cannot infer them: declare them.
+_MESSAGE_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "description": "A Segment-spec message (https://segment.com/docs/connections/spec/)",
+    "properties": {
+        "type": {"type": "string", "enum": ["track", "identify", "group", "page", "screen"]},
+        "messageId": {"type": "string", "minLength": 1, "maxLength": MAX_ID_LENGTH},
+        "userId": {"type": "string", "maxLength": MAX_ID_LENGTH},
+        "anonymousId": {"type": "string", "maxLength": MAX_ID_LENGTH},
+        "groupId": {"type": "string", "maxLength": MAX_ID_LENGTH},
+        "event": {"type": "string", "minLength": 1, "maxLength": MAX_NAME_LENGTH},
+        "name": {"type": "string"},
+        "timestamp": {"type": "string", "format": "date-time"},
+        "sentAt": {"type": "string", "format": "date-time"},
+        "properties": {"type": "object"},
+        "traits": {"type": "object"},
+        "context": {"type": "object"},
+    },
+}
+_BATCH_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["batch"],
+    "properties": {
+        "batch": {"type": "array", "items": _MESSAGE_SCHEMA},
+        "sentAt": {"type": "string", "format": "date-time"},
+        "writeKey": {"type": "string"},
+    },
+}
+
+
+def _documented(body: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "openapi_extra": {
+            "requestBody": {"required": True, "content": {"application/json": {"schema": body}}}
+        },
+        "responses": {
+            200: {"model": IngestOutcome, "description": "Committed; per-message outcome"},
+            **error_responses(401, 413, 422, 503),
+        },
+    }
+
 
 router = APIRouter(prefix="/v1", tags=["ingestion"])
 
@@ -96,26 +164,31 @@ async def _handle(request: Request, implied_type: str | None) -> JSONResponse:
     return JSONResponse({"success": True, **outcome})
 
 
-@router.post("/batch", summary="Send up to 500 KB of Segment messages")
+@router.post("/batch", summary="Send up to 500 KB of Segment messages",
+             **_documented(_BATCH_SCHEMA))
 async def batch(request: Request) -> JSONResponse:
     return await _handle(request, None)
 
 
-@router.post("/track", summary="Send one track message")
+@router.post("/track", summary="Send one track message",
+             **_documented(_MESSAGE_SCHEMA))
 async def track(request: Request) -> JSONResponse:
     return await _handle(request, "track")
 
 
-@router.post("/identify", summary="Send one identify message")
+@router.post("/identify", summary="Send one identify message",
+             **_documented(_MESSAGE_SCHEMA))
 async def identify(request: Request) -> JSONResponse:
     return await _handle(request, "identify")
 
 
-@router.post("/group", summary="Send one group message")
+@router.post("/group", summary="Send one group message",
+             **_documented(_MESSAGE_SCHEMA))
 async def group(request: Request) -> JSONResponse:
     return await _handle(request, "group")
 
 
-@router.post("/page", summary="Send one page message")
+@router.post("/page", summary="Send one page message",
+             **_documented(_MESSAGE_SCHEMA))
 async def page(request: Request) -> JSONResponse:
     return await _handle(request, "page")

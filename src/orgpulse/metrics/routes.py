@@ -12,7 +12,7 @@ from orgpulse.auth import Permission
 from orgpulse.catalog import catalog_of
 from orgpulse.core import clock
 from orgpulse.dashboards.charts import daily_bar_chart
-from orgpulse.exports import csv_filename, csv_response
+from orgpulse.exports import CsvResponse, csv_filename, csv_response
 from orgpulse.metrics.service import MetricTrend, OrgMetrics, metric_trend, org_metrics
 from orgpulse.web.deps import OrgAccess, load_switcher, org_access, org_read, settings
 from orgpulse.web.responses import json_model
@@ -101,8 +101,8 @@ TREND_HEADER = [
 ]
 
 
-@router.get("/orgs/{org}/metrics/{key}/trend.csv")
-@router.get("/api/v1/orgs/{org}/metrics/{key}/trend.csv")
+@router.get("/orgs/{org}/metrics/{key}/trend.csv", response_class=CsvResponse)
+@router.get("/api/v1/orgs/{org}/metrics/{key}/trend.csv", response_class=CsvResponse)
 def metric_trend_csv(
     request: Request, access: ViewOrg, key: str, weeks: int = 8, unit: str | None = None
 ) -> Response:

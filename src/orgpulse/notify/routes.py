@@ -16,6 +16,7 @@ from orgpulse.core.errors import InvalidInput, PermissionDenied
 from orgpulse.core.tenancy import unscoped
 from orgpulse.notify import admin
 from orgpulse.web.deps import (
+    PageNumber,
     audit_context,
     engine,
     load_switcher,
@@ -32,7 +33,6 @@ router = APIRouter()
 READ_ROLES = frozenset({Role.PLATFORM_ADMIN, Role.CS_LEADER})
 StatusFilter = Annotated[admin.DeliveryStatus | None, Query()]
 ChannelFilter = Annotated[admin.Channel | None, Query()]
-PageNumber = Annotated[int, Query(ge=1, le=100_000)]
 
 
 def _require(request: Request, *, write: bool, target: str) -> Principal:

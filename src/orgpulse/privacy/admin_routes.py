@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 from starlette.responses import Response
 
 from orgpulse.audit import record
@@ -26,7 +26,8 @@ class PrivacyUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     mode: PrivacyMode | None = None
-    min_cohort_size: int | None = None
+    # The column is an integer: a larger k is refused here, not by the database.
+    min_cohort_size: Annotated[int, Field(le=2**31 - 1)] | None = None
 
 
 @router.put("/api/v1/orgs/{org}/privacy", response_model=PrivacyChange, tags=["privacy"])

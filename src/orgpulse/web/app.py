@@ -10,7 +10,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import swagger_ui_bundle
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.staticfiles import StaticFiles
 from starlette.responses import Response
@@ -40,7 +40,7 @@ from orgpulse.ops.support_routes import router as support_router
 from orgpulse.privacy.admin_routes import router as privacy_admin_router
 from orgpulse.reports.routes import router as reports_router
 from orgpulse.web.deps import CSRF_COOKIE, csrf_token_valid, new_csrf_token
-from orgpulse.web.errors import install_error_handlers
+from orgpulse.web.errors import API_ERROR_RESPONSES, install_error_handlers, refuse_nul_in_url
 
 access_log = logging.getLogger("orgpulse.access")
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
@@ -51,7 +51,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the ASGI app: routers, error handlers, request-id/CSRF middleware, static files."""
     settings = settings or get_settings()
     configure_logging(level=settings.log_level, json_lines=settings.environment == "production")
-    app = FastAPI(title="OrgPulse", version=__version__, docs_url=None, redoc_url=None)
+    app = FastAPI(
+        title="OrgPulse",
+        version=__version__,
+        docs_url=None,
+        redoc_url=None,
+        dependencies=[Depends(refuse_nul_in_url)],
+    )
     app.state.settings = settings
     app.state.secret_key = secret_key(settings)
     catalog_of(settings)  # an invalid catalog stops startup, naming file, entry and problem
@@ -125,23 +131,26 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         )
         return page
 
-    app.include_router(ops_router)
+    for router in (
+        ops_router,
+        auth_router,
+        dashboards_router,
+        metrics_router,
+        health_router,
+        hr_router,
+        audit_router,
+        privacy_admin_router,
+        cohorts_router,
+        aggregate_router,
+        guides_router,
+        onboarding_router,
+        support_router,
+        notify_router,
+        alerts_router,
+        exports_router,
+        reports_router,
+        followups_router,
+    ):
+        app.include_router(router, responses=API_ERROR_RESPONSES)
     app.include_router(ingestion_router)
-    app.include_router(auth_router)
-    app.include_router(dashboards_router)
-    app.include_router(metrics_router)
-    app.include_router(health_router)
-    app.include_router(hr_router)
-    app.include_router(audit_router)
-    app.include_router(privacy_admin_router)
-    app.include_router(cohorts_router)
-    app.include_router(aggregate_router)
-    app.include_router(guides_router)
-    app.include_router(onboarding_router)
-    app.include_router(support_router)
-    app.include_router(notify_router)
-    app.include_router(alerts_router)
-    app.include_router(exports_router)
-    app.include_router(reports_router)
-    app.include_router(followups_router)
     return app

@@ -8,9 +8,9 @@ import secrets
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import Request
+from fastapi import Query, Request
 from sqlalchemy import Connection, Engine, text
 
 from orgpulse.audit import AuditContext, record
@@ -33,6 +33,8 @@ from orgpulse.privacy import ViewerPrivacy
 SESSION_COOKIE = "orgpulse_session"
 CSRF_COOKIE = "orgpulse_csrf"
 CSRF_FIELD = "csrf_token"
+# A page number of a paginated list; the bound keeps LIMIT/OFFSET arithmetic inside a bigint.
+PageNumber = Annotated[int, Query(ge=1, le=100_000)]
 
 
 def engine(request: Request) -> Engine:

@@ -13,6 +13,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import JSONResponse, RedirectResponse, Response
 
 from orgpulse.core.errors import (
+    InvalidInput,
     NotAuthenticated,
     OrgPulseError,
     ServiceUnavailable,
@@ -28,6 +29,54 @@ def wants_html(request: Request) -> bool:
     if path.startswith(("/api/", "/v1/")):
         return False
     return "text/html" in request.headers.get("accept", "") or request.method == "GET"
+
+
+# The one JSON error shape of every API and ingestion endpoint, written out (not a model) so it
+# stays JSON on routes whose success is a CSV or a PDF (FastAPI files a model under the route's
+# media type).
+ERROR_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["error"],
+    "properties": {
+        "error": {
+            "type": "object",
+            "required": ["code", "message", "details"],
+            "properties": {
+                "code": {"type": "string"},
+                "message": {"type": "string"},
+                "details": {"type": "array", "items": {"type": "object"}},
+            },
+        }
+    },
+}
+
+
+def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI ``responses=`` declaring the error statuses a router's endpoints may answer."""
+    return {
+        status: {
+            "description": _DESCRIPTIONS[status],
+            "content": {"application/json": {"schema": ERROR_SCHEMA}},
+        }
+        for status in statuses
+    }
+
+
+_DESCRIPTIONS = {
+    400: "Malformed request body",
+    401: "Missing or invalid credentials",
+    403: "Not permitted",
+    404: "No such resource",
+    409: "Conflicts with the current state, or the whole result is withheld",
+    413: "Request body too large",
+    422: "Invalid input",
+    429: "Too many requests; retry after the Retry-After seconds",
+    503: "The database is unavailable; retry after the Retry-After seconds",
+}
+# What any signed-in endpoint may answer besides its success: the shared handlers below map a
+# body that does not parse (400), auth (401/403), missing rows (404), state and cohort conflicts
+# (409), invalid input (422) and a database outage (503) the same way everywhere.
+API_ERROR_RESPONSES = error_responses(400, 401, 403, 404, 409, 422, 503)
 
 
 def error_body(
@@ -56,6 +105,18 @@ def _respond(
     for key, value in headers.items():
         response.headers[key] = value
     return response
+
+
+def refuse_nul_in_url(request: Request) -> None:
+    """Refuse a NUL character in the path or query string (app-wide dependency).
+
+    Why: PostgreSQL text cannot hold NUL, so such a value would fail deep inside a query (or
+    the audit record of the read) as a 500; it is the client's bad input, so say so up front.
+    """
+    params = [*request.path_params.values(), *request.query_params.keys(),
+              *request.query_params.values()]
+    if any("\x00" in str(value) for value in params):
+        raise InvalidInput("the URL contains a NUL character (%00), which is not allowed")
 
 
 def install_error_handlers(app: FastAPI) -> None:
