@@ -78,14 +78,19 @@ def engine(settings: Settings) -> Engine:
     return app_engine(settings)
 
 
+def truncate_all(owner: Engine) -> None:
+    """Empty every table and restart the id sequences (the state a test starts from)."""
+    with owner.begin() as conn:
+        conn.execute(text(f"TRUNCATE {TABLES} RESTART IDENTITY CASCADE"))
+        conn.execute(text("ALTER SEQUENCE org_id_seq RESTART"))
+
+
 @pytest.fixture(autouse=True)
 def _clean(request: pytest.FixtureRequest) -> Iterator[None]:
     owner = request.getfixturevalue("owner") if "settings" in request.fixturenames else None
     yield
     if owner is not None:
-        with owner.begin() as conn:
-            conn.execute(text(f"TRUNCATE {TABLES} RESTART IDENTITY CASCADE"))
-            conn.execute(text("ALTER SEQUENCE org_id_seq RESTART"))
+        truncate_all(owner)
 
 
 @pytest.fixture(scope="session")
