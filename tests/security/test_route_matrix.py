@@ -293,11 +293,14 @@ def _build_world(factory: Factory, owner: Engine, clients: dict[str, TestClient]
             subscription_id=subscriptions[key], identity=_identity(SPECS[key], slugs[org_id]),
             markers=_markers(SPECS[key]))
 
+    # A server error is an answer to assert on (a 500), not an exception that ends the test.
     for role, email in emails.items():
-        client = TestClient(factory.app, base_url="http://testserver")
+        client = TestClient(factory.app, base_url="http://testserver",
+                            raise_server_exceptions=False)
         factory.login(client, email)
         clients[role] = client
-    clients[ANONYMOUS] = TestClient(factory.app, base_url="http://testserver")
+    clients[ANONYMOUS] = TestClient(factory.app, base_url="http://testserver",
+                                    raise_server_exceptions=False)
     clients[ANONYMOUS].get("/login")  # a CSRF cookie, like a browser that opened a page
     none = OrgData(key="none", slug="no-such-org-zz", external_id="no-such-org-zz", org_id=None,
                    course="crs-nobody", tracking_id="SR-1999-99999", follow_up_id=999999,
