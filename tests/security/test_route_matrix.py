@@ -37,7 +37,11 @@ role's reach, and a response about one org contains no marker of the other, whoe
 from a marker the request itself carried (an echoed reference). Writing routes are sent only
 where they must be refused (a target outside the role's reach, foreign ids, anonymous): they must
 answer 4xx (or the login redirect) and leave the database unchanged (a digest of every table
-except the audit trail, sessions and tokens, before and after).
+except the audit trail, sessions and tokens, before and after each route's writes). A write that
+only ever touches the caller's own rows (``NO_OP_WRITES``) may answer as it does for an unknown
+id, but is held to the same digest. A write the role may make is not sent.
+
+Cost: one data set for the module, about 2,500 requests (roles × routes × targets).
 """
 
 from __future__ import annotations
