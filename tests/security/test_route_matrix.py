@@ -54,6 +54,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute, iter_route_contexts
 from fastapi.testclient import TestClient
 from httpx import Response
@@ -104,6 +105,7 @@ class OrgData:
     follow_up_id: int
     alert_id: int
     subscription_id: int
+    unit_id: int
     identity: tuple[str, ...] = ()
     markers: tuple[str, ...] = ()
 
@@ -294,7 +296,8 @@ def _build_world(factory: Factory, owner: Engine, clients: dict[str, TestClient]
             key=key, slug=slugs[org_id], external_id=SPECS[key].ext, org_id=org_id,
             course=f"crs-{SPECS[key].word.lower()}-9", tracking_id=objects[key][0],
             follow_up_id=objects[key][1], alert_id=int(alert_ids[org_id]),
-            subscription_id=subscriptions[key], identity=_identity(SPECS[key], slugs[org_id]),
+            subscription_id=subscriptions[key], unit_id=orgs[key][1],
+            identity=_identity(SPECS[key], slugs[org_id]),
             markers=_markers(SPECS[key]))
 
     # A server error is an answer to assert on (a 500), not an exception that ends the test.
@@ -308,7 +311,7 @@ def _build_world(factory: Factory, owner: Engine, clients: dict[str, TestClient]
     clients[ANONYMOUS].get("/login")  # a CSRF cookie, like a browser that opened a page
     none = OrgData(key="none", slug="no-such-org-zz", external_id="no-such-org-zz", org_id=None,
                    course="crs-nobody", tracking_id="SR-1999-99999", follow_up_id=999999,
-                   alert_id=999999, subscription_id=999999)
+                   alert_id=999999, subscription_id=999999, unit_id=999999)
     return World(a=data("a"), b=data("b"), none=none,
                  endpoint_id=int(endpoint["endpoint"]["endpoint_id"]),
                  delivery_id=int(delivery_id), security_alert_id=int(security_alert_id),
@@ -339,6 +342,13 @@ class RouteCase:
         return "org" in self.params
 
 
+def _query_params(dependant: Dependant) -> Iterator[str]:
+    """The query parameters of a route, its dependencies' included (e.g. the audit filters)."""
+    yield from (p.name for p in dependant.query_params)
+    for sub in dependant.dependencies:
+        yield from _query_params(sub)
+
+
 def app_routes(app: Any) -> tuple[list[RouteCase], list[str]]:
     """Every (method, path) the app serves, and the paths of what is not an endpoint (mounts)."""
     cases, others = [], []
@@ -346,8 +356,8 @@ def app_routes(app: Any) -> tuple[list[RouteCase], list[str]]:
         route = context.original_route
         path = context.path
         assert isinstance(path, str), route
-        if isinstance(route, APIRoute):
-            queries = frozenset(p.name for p in route.dependant.query_params)
+        if isinstance(route, APIRoute):  # query parameters of the route and its dependencies
+            queries = frozenset(_query_params(route.dependant))
         elif isinstance(route, Route):
             queries = frozenset()
         else:
@@ -386,6 +396,13 @@ PATH_OVERRIDES: dict[tuple[str, str], Filler] = {
 }
 # Parameters that name a specific org's object (used for the own+foreign-ids target).
 OBJECT_PARAMS = frozenset({"course", "tracking_id", "item_id", "alert_id", "subscription_id"})
+# Query parameters that name an org's object: filled with the foreign org's object in the
+# own+foreign-ids target (a unit filter, a follow-up prefilled from an alert, a course filter).
+OBJECT_QUERIES: dict[str, Callable[[OrgData], str]] = {
+    "unit": lambda o: str(o.unit_id),
+    "alert": lambda o: str(o.alert_id),
+    "course": lambda o: o.course,
+}
 
 
 @dataclass(frozen=True)
@@ -478,6 +495,9 @@ BODIES: dict[str, BodyMaker] = {
 # Writes keyed on the caller's own rows: another org's id matches nothing, so the answer is the
 # same as for an id that does not exist (nothing revealed) and the database stays unchanged
 # (asserted like every refused write).
+# The audit trail records what was asked: the matrix's own requests about org A that carried
+# org B's course id (the own+foreign-ids target) are A's records, readable by A's auditors.
+AUDIT_TRAIL = ("/admin/audit", "/api/v1/audit")
 NO_OP_WRITES = {
     "POST /alerts/{alert_id}/read": "marks read only the caller's own inbox row, then redirects",
 }
@@ -511,7 +531,7 @@ def targets(world: World, case: RouteCase) -> list[Target]:
     own = Target("own", world.a, world.a)
     if case.org_scoped:
         found = [own, Target("foreign", world.b, world.b), Target("none", world.none, world.none)]
-        if OBJECT_PARAMS & set(case.params):
+        if OBJECT_PARAMS & set(case.params) or set(OBJECT_QUERIES) & case.query_params:
             found.append(Target("own+foreign-ids", world.a, world.b))
         return found
     aims = (OBJECT_PARAMS & set(case.params)) or "org" in case.query_params or (
@@ -550,12 +570,15 @@ def send(world: World, role: str, case: RouteCase, target: Target) -> tuple[Resp
     """Make the request; return the response and the request's own text (for echoes)."""
     client = world.clients[role]
     url = fill_path(world, case, target)
-    params = {"org": target.path_org.slug} if "org" in case.query_params else None
+    params = {"org": target.path_org.slug} if "org" in case.query_params else {}
+    if target.path_org.key != target.objects.key:
+        params |= {q: fill(target.objects) for q, fill in OBJECT_QUERIES.items()
+                   if q in case.query_params}
     csrf = client.cookies.get("orgpulse_csrf") or ""
     headers = {"x-csrf-token": csrf}
     body = BODIES[case.label](world, target.path_org) if case.writes else Body()
     form = None if body.form is None else {**body.form, "csrf_token": csrf}
-    response = client.request(case.method, url, params=params, json=body.json, data=form,
+    response = client.request(case.method, url, params=params or None, json=body.json, data=form,
                               headers=headers, follow_redirects=False)
     return response, f"{url} {params} {body.json} {form}"
 
@@ -611,8 +634,9 @@ def check(world: World, role: str, case: RouteCase, target: Target) -> list[str]
         for k in {"a", "b"} - {target.path_org.key} - set(forbidden):
             forbidden[k] = world.org(k).markers  # its name may be in the org switcher
     body = body_text(response, world.pdf_dir) if response.content else ""
+    echoes = {world.b.course} if case.path.startswith(AUDIT_TRAIL) else set()
     for key, markers in sorted(forbidden.items()):
-        leaked = [m for m in markers if m in body and m not in sent]
+        leaked = [m for m in markers if m in body and m not in sent and m not in echoes]
         if leaked:
             problems.append(f"{where}: shows {key.upper()}'s {leaked}")
     return problems
