@@ -17,7 +17,8 @@ string unique to that org. For a target org, ``{org}`` is its slug and every oth
 parameter (``{course}``, ``{tracking_id}``, ``{item_id}``, ``{alert_id}``, ``{subscription_id}``)
 is that org's own object, so a foreign request aims at real foreign rows. Targets:
 
-* ``own``: org A (the org of every membership role); for all-org staff, org A as well;
+* ``own``: org A (the org of every membership role, and the one org of an account manager of
+  both orgs calling with an API token limited to A); for all-org staff, org A as well;
 * ``foreign``: org B; for all-org staff (who reach both orgs) the request is allowed, and the
   check becomes "a page about B shows nothing of A";
 * ``none``: an org that does not exist (``no-such-org-zz``, object ids that do not exist);
@@ -64,7 +65,7 @@ from starlette.routing import Mount, Route
 from conftest import truncate_all
 from factories import Factory
 from orgpulse.alerts import evaluate_alerts
-from orgpulse.auth import Role, find_user_id
+from orgpulse.auth import Role, create_api_token, find_user_id, grant_membership
 from orgpulse.auth.roles import ALL_ORG_ROLES
 from orgpulse.core import clock
 from orgpulse.core.config import Settings
@@ -75,7 +76,10 @@ from reports.helpers import pdf_text
 
 WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 ANONYMOUS = "anonymous"
-ROLES: tuple[str, ...] = (*(r.value for r in Role), ANONYMOUS)
+# An account manager of both orgs calling with an API token limited to org A: the token, not
+# the user's memberships, bounds the reach.
+LIMITED_TOKEN = "account_manager_token_limited_to_a"
+ROLES: tuple[str, ...] = (*(r.value for r in Role), LIMITED_TOKEN, ANONYMOUS)
 
 # Routes that answer without signing in, and carry no org data.
 PUBLIC = frozenset({
@@ -306,6 +310,14 @@ def _build_world(factory: Factory, owner: Engine, clients: dict[str, TestClient]
                             raise_server_exceptions=False)
         factory.login(client, email)
         clients[role] = client
+    both = factory.user(Role.ACCOUNT_MANAGER, org_id=a, email="am-both@staff.example.test")
+    with unscoped(factory.engine) as conn:
+        user_id = find_user_id(conn, email=both)
+        grant_membership(conn, user_id=user_id, org_id=orgs["b"][0], role=Role.ACCOUNT_MANAGER)
+        token = create_api_token(conn, user_id=user_id, name="limited", org_id=a)
+    clients[LIMITED_TOKEN] = TestClient(factory.app, base_url="http://testserver",
+                                        raise_server_exceptions=False,
+                                        headers={"Authorization": f"Bearer {token}"})
     clients[ANONYMOUS] = TestClient(factory.app, base_url="http://testserver",
                                     raise_server_exceptions=False)
     clients[ANONYMOUS].get("/login")  # a CSRF cookie, like a browser that opened a page
@@ -545,6 +557,8 @@ def targets(world: World, case: RouteCase) -> list[Target]:
 def reach(world: World, role: str) -> set[str]:
     if role == ANONYMOUS:
         return set()
+    if role == LIMITED_TOKEN:
+        return {"a"}
     return {"a", "b"} if Role(role) in ALL_ORG_ROLES else {"a"}
 
 
