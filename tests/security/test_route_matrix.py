@@ -44,7 +44,7 @@ except the audit trail, sessions and tokens, before and after each route's write
 only ever touches the caller's own rows (``NO_OP_WRITES``) may answer as it does for an unknown
 id, but is held to the same digest. A write the role may make is not sent.
 
-Cost: one data set for the module, about 2,750 requests (roles × routes × targets).
+Cost: one data set for the module, about 3,000 requests (principals × routes × targets).
 """
 
 from __future__ import annotations
