@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 
-.PHONY: install demo test lint bench-ingest clean
+.PHONY: install demo test lint bench-ingest bench-export bench-pdf bench-load clean
 
 $(BIN)/orgpulse: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -18,6 +18,7 @@ demo: install
 
 # pytest exits 5 when it collected no test: that is a failure here, as any other non-zero code.
 test: install
+	scripts/test-system-deps
 	$(BIN)/python -m pytest -q -p no:cacheprovider
 
 lint: install
@@ -26,6 +27,15 @@ lint: install
 
 bench-ingest: install
 	$(BIN)/python bench/ingest.py
+
+bench-export: install
+	$(BIN)/python bench/export.py
+
+bench-pdf: install
+	$(BIN)/python bench/pdf.py
+
+bench-load: install
+	$(BIN)/python bench/load.py
 
 clean:
 	rm -rf $(VENV) .orgpulse

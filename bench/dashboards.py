@@ -59,6 +59,7 @@ from zoneinfo import ZoneInfo
 import httpx
 import orjson
 from harness import bench_database, kept_database, server
+from harness import percentile as pct
 from sqlalchemy import Connection, text
 
 from orgpulse.auth import Role, create_api_token, create_user, grant_membership
@@ -87,13 +88,6 @@ START = time.perf_counter()
 
 def log(msg: str) -> None:
     print(f"[{time.perf_counter() - START:6.1f}s] {msg}", flush=True)
-
-
-def pct(values: list[float], p: float) -> float:
-    """Nearest-rank percentile."""
-    ordered = sorted(values)
-    k = max(0, min(len(ordered) - 1, int(-(-p * len(ordered) // 100)) - 1))
-    return ordered[k]
 
 
 # ---------------------------------------------------------------------------- 1. directory

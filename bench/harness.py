@@ -10,6 +10,7 @@ import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
@@ -76,6 +77,15 @@ def kept_database(name: str) -> tuple[Settings, str, bool]:
 @contextmanager
 def server(settings: Settings, db_url: str, workers: int) -> Iterator[str]:
     """Run `orgpulse serve` on a free loopback port; yield its base URL once it is healthy."""
+    with server_process(settings, db_url, workers) as (url, _):
+        yield url
+
+
+@contextmanager
+def server_process(
+    settings: Settings, db_url: str, workers: int
+) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """As ``server``, also yielding the process (with one worker, the one serving requests)."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
@@ -100,7 +110,41 @@ def server(settings: Settings, db_url: str, workers: int) -> Iterator[str]:
                 time.sleep(0.2)
         else:
             raise RuntimeError("the server did not start")
-        yield url
+        yield url, proc
     finally:
         proc.terminate()
         proc.wait(timeout=30)
+
+
+def log(msg: str) -> None:
+    """Print a progress line with the wall-clock time."""
+    print(f"[{datetime.now(UTC):%H:%M:%S}] {msg}", flush=True)
+
+
+def load_demo_data(settings: Settings, *, orgs: int, days: int, seed: int = 1) -> float:
+    """Load the `orgpulse demo` data set (through ingestion, in-process); return the seconds."""
+    from orgpulse.demo.loader import load_demo
+
+    start = time.perf_counter()
+    load_demo(settings=settings, orgs=orgs, days=days, seed=seed)
+    return time.perf_counter() - start
+
+
+def api_token(settings: Settings, email: str) -> str:
+    """A new personal API token for the user ``email``."""
+    from orgpulse.auth import create_api_token
+    from orgpulse.core.db import app_engine
+    from orgpulse.core.tenancy import unscoped
+
+    with unscoped(app_engine(settings)) as conn:
+        user = conn.execute(
+            text("SELECT user_id FROM users WHERE email = :e"), {"e": email}
+        ).scalar_one()
+        return create_api_token(conn, user_id=user, name="bench")
+
+
+def percentile(values: list[float], p: float) -> float:
+    """Nearest-rank percentile."""
+    ordered = sorted(values)
+    k = max(0, min(len(ordered) - 1, int(-(-p * len(ordered) // 100)) - 1))
+    return ordered[k]

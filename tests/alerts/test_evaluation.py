@@ -248,6 +248,18 @@ def test_metric_decline_on_a_catalog_count_metric_and_a_disabled_rule(factory: F
     assert evaluate(factory, NOW + timedelta(minutes=5)).opened == 0
 
 
+def test_disabling_a_rule_resolves_its_open_alerts(factory: Factory) -> None:
+    w = world(factory)
+    snapshot(factory.engine, w.b, TODAY, 10)
+    assert evaluate(factory).opened == 1
+    assert [(a[1], a[2], a[4]) for a in alerts(factory.engine)] == [
+        ("health_below", w.b, "open")]
+    set_rule(factory.engine, "health_below", enabled=False)
+    assert evaluate(factory, NOW + timedelta(minutes=5)).resolved == 1
+    assert [(a[1], a[2], a[4]) for a in alerts(factory.engine)] == [
+        ("health_below", w.b, "resolved")]
+
+
 def test_two_evaluations_at_once_open_one_alert(factory: Factory) -> None:
     import threading
 

@@ -108,6 +108,8 @@ def test_rule_edit_is_validated_and_audited(factory: Factory) -> None:
     leader = session(factory, w.leader)
     listing = leader.get("/admin/alert-rules")
     assert listing.status_code == 200 and 'data-rule="metric_decline"' in listing.text
+    # Looking at the shipped rules does not store them; the first edit does.
+    assert rows(factory.engine, "SELECT count(*) FROM alert_rules") == [(0,)]
     form = leader.get("/admin/alert-rules/health_below")
     assert 'name="param_threshold" value="50.0"' in form.text
     good = {"csrf_token": csrf(leader), "enabled": "on", "param_threshold": "60",
@@ -124,8 +126,11 @@ def test_rule_edit_is_validated_and_audited(factory: Factory) -> None:
     assert audit[0][2]["before"]["params"] == {"threshold": 50.0}
     assert audit[0][2]["after"]["cooldown_minutes"] == 30
     bad = leader.post("/admin/alert-rules/health_below",
-                      data={**good, "param_threshold": "abc"})
+                      data={**good, "param_threshold": "abc", "cooldown_minutes": "45"})
     assert bad.status_code == 422 and "params.threshold" in bad.text
+    # The form comes back with what was typed, not the stored values.
+    assert 'name="param_threshold" value="abc"' in bad.text
+    assert 'name="cooldown_minutes" type="number" min="0" value="45"' in bad.text
     none = leader.post("/admin/alert-rules/health_below", data={**good, "channels": []})
     assert none.status_code == 422 and "channels" in none.text
     assert len(rows(factory.engine, "SELECT 1 FROM audit_records"

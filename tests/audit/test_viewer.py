@@ -17,6 +17,7 @@ from factories import Factory
 from orgpulse.audit import AuditContext, record
 from orgpulse.audit.viewer import AuditFilters, audit_page, csv_row, parse_filters
 from orgpulse.auth import Role, find_user_id
+from orgpulse.core import clock
 from orgpulse.core.errors import InvalidInput, PermissionDenied
 from orgpulse.core.tenancy import unscoped
 
@@ -249,27 +250,30 @@ def test_csv_equals_json_rows(
     response = client.get(f"/admin/audit.csv?{query}", headers=headers)
     assert response.status_code == 200
     assert response.headers["content-type"] == "text/csv; charset=utf-8"
-    assert response.headers["content-disposition"].startswith('attachment; filename="audit_')
+    assert response.headers["content-disposition"] == (
+        f'attachment; filename="acme_audit_{clock.now().date().isoformat()}.csv"')
     lines = list(csv.reader(io.StringIO(response.text)))
     from orgpulse.audit.viewer import CSV_HEADER, AuditEntry
 
     assert lines[0] == CSV_HEADER
     # Newest first: the export's own record (12, written before streaming), the JSON read (11),
     # then exactly the rows the JSON answer had.
-    expected = [[str(c) for c in csv_row(AuditEntry.model_validate(e))]
+    names = {trail.acme: "Acme", trail.globex: "Globex"}
+    expected = [[str(c) for c in csv_row(AuditEntry.model_validate(e), names)]
                 for e in as_json["entries"]]
+    assert {r[5:8] == [str(trail.acme), "acme", "Acme"] for r in lines[1:]} == {True}
     assert [e["audit_id"] for e in as_json["entries"]] == [10, 9, 6, 4, 3]
     assert lines[3:] == expected
-    assert [(r[0], r[7]) for r in lines[1:3]] == [("12", "export.csv"), ("11", "audit.read")]
+    assert [(r[0], r[8]) for r in lines[1:3]] == [("12", "export.csv"), ("11", "audit.read")]
     [export] = [r for r in audit_rows(engine, "export.csv") if r["target"] == "audit"]
     assert (export["export_kind"], export["org_id"], export["actor_user_id"]) == (
         "csv", trail.acme, trail.admin_id
     )
     assert export["details"] == {"filters": {"org": "acme", "to": "2026-12-31"}}
-    details = lines[-1][16]
+    details = lines[-1][17]
     assert details == "{}"
-    priv = [r for r in lines if r[7] == "admin.privacy_changed"][0]
-    assert priv[16] == '{"after":{"min_cohort_size":12},"before":{"min_cohort_size":10}}'
+    priv = [r for r in lines if r[8] == "admin.privacy_changed"][0]
+    assert priv[17] == '{"after":{"min_cohort_size":12},"before":{"min_cohort_size":10}}'
 
 
 def test_org_admin_over_http_cannot_widen(
@@ -287,7 +291,7 @@ def test_org_admin_over_http_cannot_widen(
         csv_response = client.get(f"/admin/audit.csv?org={other}", headers=headers)
         assert csv_response.status_code == 403
     csv_text = client.get("/admin/audit.csv", headers=headers).text
-    assert "globex" not in csv_text and "auth.login" not in csv_text
+    assert "globex" not in csv_text.lower() and "auth.login" not in csv_text
     refused = [r for r in audit_rows(engine, "audit.read") if r["outcome"] == "denied"]
     # API then CSV, for each org named.
     assert [(r["actor_user_id"], r["details"]["reason"], r["details"]["org"]) for r in refused] == [
@@ -354,3 +358,15 @@ def test_nav_links_for_admins_only(
     factory.login(client, trail.member)
     text_ = client.get("/orgs/acme").text
     assert 'href="/admin/audit"' not in text_
+
+
+def test_csv_of_every_org_names_each_records_org(
+    client: TestClient, factory: Factory, trail: Trail
+) -> None:
+    response = client.get("/admin/audit.csv", headers=bearer(factory, trail.admin))
+    assert response.headers["content-disposition"] == (
+        f'attachment; filename="all-orgs_audit_{clock.now().date().isoformat()}.csv"')
+    lines = list(csv.reader(io.StringIO(response.text)))
+    orgs = {(r[5], r[6], r[7]) for r in lines[1:]}
+    assert orgs == {("", "", ""), (str(trail.acme), "acme", "Acme"),
+                    (str(trail.globex), "globex", "Globex")}

@@ -176,10 +176,11 @@ def test_csv_export_streams_names_for_org_admins_and_is_audited(
         )
         body = "".join(response.iter_text())
     rows = list(csv.reader(io.StringIO(body)))
-    assert rows[0] == ["student_name", "risk_level", "confidence", "flag_status",
-                       "intervention_count", "latest_outcome", "created_at", "flag_id",
-                       "cohort", "course", "program"]
-    assert rows[1:] == [
+    assert rows[0] == ["org_id", "org_name", "student_name", "risk_level", "confidence",
+                       "flag_status", "intervention_count", "latest_outcome", "created_at",
+                       "flag_id", "cohort", "course", "program"]
+    assert {tuple(r[:2]) for r in rows[1:]} == {(str(uni), "State University")}
+    assert [r[2:] for r in rows[1:]] == [
         # The formula-looking name is neutralized for spreadsheets.
         ["'=Dee Four", "low", "0.4", "open", "1", "no_change", "2026-06-12T10:00:00+00:00",
          "f5", "2028", "", "Biology"],

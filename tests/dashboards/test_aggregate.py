@@ -130,7 +130,8 @@ def test_nine_people_show_nothing_ten_show_the_cohort(
     assert (body["cohort"], body["active"], body["weekly"], body["roi"]) == (None,) * 4
     assert (body["engagement"], body["wellbeing"], body["units"]) == ([], [], [])
     assert body["data_through"] is None
-    assert numbers(body) == [10]  # k, and nothing else: no count, share or size
+    # The org's id and k, and nothing else: no count, share or size.
+    assert numbers(body) == [org, 10]
     page = client.get(f"/orgs/small/aggregate?period={MAY}", headers=viewer).text
     assert 'id="status-insufficient_data"' in page and "Insufficient data." in page
     assert "Export CSV" not in page and '<table class="data' not in page
@@ -172,7 +173,7 @@ def test_cohort_is_members_known_by_the_end_of_the_counted_days(
     assert [w["week"] for w in default["weekly"]["weeks"]] == [
         f"2026-W{n}" for n in range(14, 25)]
     week = client.get("/api/v1/orgs/growing/aggregate?period=2026-W25", headers=platform).json()
-    assert week["status"] == "not_started" and numbers(week) == [10]
+    assert week["status"] == "not_started" and numbers(week) == [week["org_id"], 10]
 
 
 # ------------------------------------------------------------------------------ breakdowns
@@ -369,14 +370,14 @@ def test_html_json_and_csv_show_the_same_cells(
             assert exported.headers["content-disposition"] == (
                 f'attachment; filename="northwind_aggregate_{MAY}_{tab}.csv"')
             rows = list(csv.reader(io.StringIO(exported.text)))
-            assert rows[0] == ["org", "period", "section", "measure", "unit", "people",
-                               "percent", "value"]
-            assert rows[-1][2:4] == ["legend", "—"]
-            assert rows[-1][7].startswith("hidden to protect privacy (fewer than 10 people")
-            cells = {(r[3], r[4]): (r[5], r[6]) for r in rows[1:-1]
-                     if r[3] != "wau_average"}
+            assert rows[0] == ["org_id", "org_name", "period", "section", "measure", "unit",
+                               "people", "percent", "value"]
+            assert rows[-1][3:5] == ["legend", "—"]
+            assert rows[-1][8].startswith("hidden to protect privacy (fewer than 10 people")
+            cells = {(r[4], r[5]): (r[6], r[7]) for r in rows[1:-1]
+                     if r[4] != "wau_average"}
             assert cells == expected, (breakdown, tab)
-            assert all(r[:2] == ["northwind", MAY] for r in rows[1:])
+            assert all(r[:3] == [str(northwind), "Northwind", MAY] for r in rows[1:])
         summary = client.get(f"/orgs/northwind/aggregate?{q}").text
         assert '<span id="wau-average">57.7%</span>' in summary
     assert "below_k" not in summary and "complementary" not in summary
@@ -501,7 +502,8 @@ def test_baa_gate_and_audit(
 
     exported = client.get(csv_url, headers=viewer)
     assert exported.status_code == 200
-    assert "2026-W21,(organization),48,73.8," in exported.text
+    assert f"{northwind},Northwind,{MAY},weekly_active,2026-W21,(organization),48,73.8," in (
+        exported.text)
 
     # Below k: refused even with the BAA accepted.
     build(factory, "tiny", {None: 9})
@@ -628,6 +630,6 @@ def test_csv_cells_cannot_run_as_formulas(
     exported = client.get(f"/api/v1/orgs/formula/aggregate.csv?period={MAY}&breakdown=unit",
                           headers=admin)
     assert exported.status_code == 200, exported.text
-    units = {r[4] for r in csv.reader(io.StringIO(exported.text))}
+    units = {r[5] for r in csv.reader(io.StringIO(exported.text))}
     assert "'=HYPERLINK(\"x\")" in units and "=HYPERLINK(\"x\")" not in units
     assert org > 0

@@ -189,3 +189,20 @@ def test_employer_viewer_lists_their_org_as_aggregates(
     body = client.get("/api/v1/orgs").json()
     assert [(o["slug"], o["members"], o["active_7d"], o["events_total"], o["aggregate_only"])
             for o in body["orgs"]] == [("bravo", 12, 12, None, True)]
+
+
+def test_filter_form_with_any_choices_and_empty_inputs_filters_nothing(
+    client: TestClient, factory: Factory, accounts: dict[str, int]
+) -> None:
+    """The page's form sends "Any" and empty fields as empty strings: they mean no filter."""
+    factory.login(client, factory.user(Role.CS_LEADER))
+    blank = "band=&plan=&manager=&q="
+    for path in ("/portfolio", "/api/v1/portfolio", "/portfolio.csv"):
+        assert client.get(f"{path}?{blank}&month=").status_code == 200, path
+    body = client.get(f"/api/v1/portfolio?{blank}&month=2026-05").json()
+    assert [(a["name"], a["score"]) for a in body["accounts"]] == [
+        ("Alpha", 60.0), ("Bravo", 75.0), ("Charlie", None)
+    ]
+    html = client.get(f"/portfolio?{blank}&month=").text
+    assert html.count('<td><a href="/orgs/') == 3
+    assert client.get("/portfolio?band=none").status_code == 422

@@ -14,7 +14,8 @@ from datasets import build_acme, frozen_clock
 from factories import Factory
 from orgpulse.auth import Role
 
-LINE_AMBER = (168, 100, 0)  # svg.chart .line (active members) in the print stylesheet
+LINE_AMBER = (168, 100, 0)  # .line (active members) in reports.pdf.CHART_PRINT_STYLE
+BAR_BLUE = (47, 91, 211)  # .bar, the same
 
 
 @pytest.fixture
@@ -94,3 +95,16 @@ def test_foreign_org_and_aggregate_only_viewers_are_refused(
     viewer = {"Authorization": f"Bearer {token}"}
     refused = client.get("/orgs/acme-schools/reports/business-review.pdf", headers=viewer)
     assert refused.status_code == 403 and "aggregates only" in refused.text
+
+
+def test_business_review_charts_are_drawn_in_their_print_colours(
+    client: TestClient, factory: Factory, acme: int, tmp_path: Path
+) -> None:
+    """WeasyPrint applies no page CSS inside inline SVG: without styles of their own, the bars
+    are drawn black and the active-members line as a black filled shape."""
+    factory.login(client, factory.user(Role.ACCOUNT_MANAGER, org_id=acme))
+    response = client.get("/orgs/acme-schools/reports/business-review.pdf?month=2026-06")
+    assert response.status_code == 200, response.text
+    image = first_page_png(response.content, tmp_path)
+    # Page 1 holds the activity chart: its bars are blue, and nothing else on the page is.
+    assert has_colour(image, BAR_BLUE, tolerance=10) > 200

@@ -3,13 +3,19 @@ send time, the email reaching a real SMTP server, and nothing at all for a revok
 
 from __future__ import annotations
 
+import csv
+import io
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from fastapi.testclient import TestClient
 from sqlalchemy import Engine, text
+from tests.dashboards.test_aggregate import northwind  # noqa: F401  (the fixture)
+from tests.dashboards.test_portfolio import accounts  # noqa: F401  (the fixture)
 from tests.reports.helpers import pdf_text
+from tests.reports.test_portfolio_summary import sarah  # noqa: F401  (the fixture)
 
 from datasets import build_acme, frozen_clock
 from factories import Factory
@@ -17,6 +23,7 @@ from mailsink import MailSink
 from orgpulse.auth import Role, find_user_id
 from orgpulse.core.tenancy import TenantScope, scoped, unscoped
 from orgpulse.notify import deliver_due
+from orgpulse.reports import pdf
 from orgpulse.reports.subscriptions import (
     create_subscription,
     next_run_after,
@@ -122,3 +129,117 @@ def test_recipient_who_lost_access_gets_nothing(
         ).all()
     assert (sub[0], sub[1], deliveries) == ("skipped", datetime(2026, 8, 1, 7, 0, tzinfo=UTC), 0)
     assert [tuple(a) for a in audit] == [("subscription.skipped", f"subscription:{sub_id}")]
+
+
+def _subscribe_to(engine: Engine, email: str, report: str, org_id: int | None) -> int:
+    with unscoped(engine) as conn:
+        sub_id, next_run = create_subscription(
+            conn, user_id=find_user_id(conn, email=email), report=report, org_id=org_id,
+            cadence="monthly", now=CREATED,
+        )
+    assert next_run == DUE
+    return sub_id
+
+
+def _send(factory: Factory, smtp_sink: MailSink) -> None:
+    smtp = factory.settings.model_copy(
+        update={"smtp_host": smtp_sink.host, "smtp_port": smtp_sink.port, "smtp_starttls": False})
+    deliver_due(factory.engine, settings=smtp, now=DUE)
+
+
+def test_portfolio_subscription_mails_the_summary_and_its_csv_of_the_recipients_accounts(
+    factory: Factory, accounts: dict[str, int], sarah: str, smtp_sink: MailSink,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    _subscribe_to(factory.engine, sarah, "portfolio", None)
+    with factory.engine.begin() as conn:
+        assert run_due_subscriptions(conn, factory.settings, DUE) == "1 sent, 0 skipped, 0 failed"
+    _send(factory, smtp_sink)
+    assert smtp_sink.envelopes == [("orgpulse@localhost", ["sarah@example.test"])]
+    message = smtp_sink.messages[0]
+    assert message["Subject"] == "OrgPulse: Portfolio summary · June 2026"
+    pdf_part, csv_part = list(message.iter_attachments())
+    assert (pdf_part.get_filename(), csv_part.get_filename()) == (
+        "portfolio_summary_2026-07-01.pdf", "portfolio_summary_2026-07-01.csv")
+    # The run on 1 July covers June; the latest snapshots are those of 15 June.
+    words = pdf_text(pdf_part.get_content(), tmp_path)
+    assert "June 2026 · health as of 2026-06-30 · accounts visible to Sarah" in words
+    assert "Charlie" not in words
+    rows = list(csv.reader(io.StringIO(csv_part.get_content())))
+    assert rows[0] == ["account", "slug", "plan", "account_managers", "score", "band",
+                       "scored_on", "change_7d", "change_30d", "top_driver"]
+    assert [r[:6] for r in rows[1:]] == [
+        ["Alpha", "alpha", "growth", "Sarah", "80.0", "healthy"],
+        ["Bravo", "bravo", "starter", "Sarah", "40.0", "at_risk"],
+    ]
+
+
+def test_employer_quarterly_subscription_needs_the_baa_and_covers_the_quarter_just_ended(
+    client: TestClient, factory: Factory, northwind: int, smtp_sink: MailSink,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    email = factory.user(Role.EMPLOYER_VIEWER, org_id=northwind, email="hr@example.test")
+    sub_id = _subscribe_to(factory.engine, email, "employer_quarterly", northwind)
+    with factory.engine.begin() as conn:  # no BAA accepted yet: nothing is sent
+        assert run_due_subscriptions(conn, factory.settings, DUE) == "0 sent, 1 skipped, 0 failed"
+    with unscoped(factory.engine) as conn:
+        status = conn.execute(text(
+            "SELECT last_status, last_detail FROM report_subscriptions"
+            " WHERE subscription_id = :s"), {"s": sub_id}).one()
+        conn.execute(text("UPDATE report_subscriptions SET next_run_at = :d"), {"d": DUE})
+    assert status[0] == "skipped" and status[1].startswith("baa_required:")
+
+    viewer = {"Authorization": f"Bearer {factory.token(email)}"}
+    assert client.post("/api/v1/orgs/northwind/baa", headers=viewer).status_code == 200
+    with factory.engine.begin() as conn:
+        assert run_due_subscriptions(conn, factory.settings, DUE) == "1 sent, 0 skipped, 0 failed"
+    _send(factory, smtp_sink)
+    assert smtp_sink.envelopes == [("orgpulse@localhost", ["hr@example.test"])]
+    pdf_part, csv_part = list(smtp_sink.messages[0].iter_attachments())
+    assert (pdf_part.get_filename(), csv_part.get_filename()) == (
+        "northwind_employer-quarterly_2026-07-01.pdf",
+        "northwind_employer-quarterly_2026-07-01.csv")
+    words = pdf_text(pdf_part.get_content(), tmp_path)
+    # The run on Wednesday 1 July covers Q2; aggregates count whole ISO weeks, so its data run
+    # through the last complete week, ending Sunday 28 June.
+    assert ("Northwind — quarterly report 2026-Q2 (2026-04-01 to 2026-06-30) · in progress, "
+            "data through 2026-06-28 · aggregates only") in words
+    assert "People in the cohort Whole organization 65 aberdeen — — bristol 20" in words
+    lines = csv_part.get_content().splitlines()
+    assert lines[0] == "org_id,org_name,period,section,measure,unit,people,percent,value"
+    prefix = f"{northwind},Northwind,2026-Q2"
+    assert f"{prefix},summary,cohort,(organization),65,," in lines
+    assert f"{prefix},summary,cohort,dover,—,—," in lines
+    assert f"{prefix},wellbeing,programme_participation,cardiff,15,53.6," in lines
+
+
+def test_a_failed_rendering_is_recorded_and_retried_an_hour_later(
+    factory: Factory, acme: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    email = factory.user(Role.ACCOUNT_MANAGER, org_id=acme, email="am@example.test")
+    _, sub_id = _subscribe(factory.engine, email, acme)
+
+    def broken(html: str) -> bytes:
+        raise RuntimeError("fonts are missing")
+
+    monkeypatch.setattr(pdf, "html_to_pdf", broken)
+    with factory.engine.begin() as conn:
+        assert run_due_subscriptions(conn, factory.settings, DUE) == "0 sent, 0 skipped, 1 failed"
+
+    def state() -> tuple[object, ...]:
+        with unscoped(factory.engine) as conn:
+            return tuple(conn.execute(text(
+                "SELECT last_status, last_detail, next_run_at FROM report_subscriptions"
+                " WHERE subscription_id = :s"), {"s": sub_id}).one())
+
+    assert state() == ("failed", "RuntimeError: fonts are missing", DUE + timedelta(hours=1))
+    with unscoped(factory.engine) as conn:
+        assert conn.execute(text("SELECT count(*) FROM deliveries")).scalar_one() == 0
+    monkeypatch.undo()
+    with factory.engine.begin() as conn:  # not yet: the retry waits its hour
+        assert run_due_subscriptions(conn, factory.settings, DUE + timedelta(minutes=15)) == (
+            "0 sent, 0 skipped, 0 failed")
+    with factory.engine.begin() as conn:
+        assert run_due_subscriptions(conn, factory.settings, DUE + timedelta(hours=1)) == (
+            "1 sent, 0 skipped, 0 failed")
+    assert state()[0] == "sent"

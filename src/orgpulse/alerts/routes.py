@@ -124,11 +124,14 @@ def _rule_admin(request: Request, *, target: str) -> Principal:
     return principal
 
 
+EDITABLE = {"enabled", "params", "notify_org_admins", "channels", "cooldown_minutes"}
+
+
 @router.get("/admin/alert-rules", include_in_schema=False)
 def rules_page(request: Request) -> Response:
     principal = _rule_admin(request, target="alert_rules")
     with unscoped(engine(request)) as conn:
-        result = service.list_rules(conn=conn, now=clock.now())
+        result = service.list_rules(conn=conn)
     load_switcher(request, principal)
     return render(request, "alert_rules.html", {"rules": result.rules})
 
@@ -138,19 +141,20 @@ def api_rules(request: Request) -> Response:
     """Every alert rule with its parameters, channels, audience and cooldown."""
     _rule_admin(request, target="alert_rules")
     with unscoped(engine(request)) as conn:
-        return json_model(service.list_rules(conn=conn, now=clock.now()))
+        return json_model(service.list_rules(conn=conn))
 
 
 @router.get("/admin/alert-rules/{rule_key}", include_in_schema=False)
 def rule_edit_page(request: Request, rule_key: str) -> Response:
     principal = _rule_admin(request, target=f"alert_rule:{rule_key}")
     with unscoped(engine(request)) as conn:
-        rule = service.get_rule(conn=conn, rule_key=rule_key, now=clock.now())
+        rule = service.get_rule(conn=conn, rule_key=rule_key)
     load_switcher(request, principal)
     fields = logic.PARAM_MODELS[rule.kind].model_fields
     return render(
         request, "alert_rule_edit.html",
-        {"rule": rule, "fields": fields, "channels": logic.CHANNELS, "error": None},
+        {"rule": rule, "fields": fields, "channels": logic.CHANNELS, "error": None,
+         "values": rule.model_dump(include=EDITABLE)},
     )
 
 
@@ -178,7 +182,7 @@ def _save(
             conn=conn, rule_key=rule_key, edit=edit, catalog=catalog_of(settings(request)),
             user_id=principal.user_id, now=clock.now(),
         )
-        changed = {"enabled", "params", "notify_org_admins", "channels", "cooldown_minutes"}
+        changed = EDITABLE
         record(
             conn, ctx=audit_context(request), action="alert_rule.updated",
             target=f"alert_rule:{rule_key}",
@@ -200,7 +204,7 @@ def _save_form(request: Request, form: Any, rule_key: str) -> Response:
     verify_csrf(request, str(form.get("csrf_token", "")))
     principal = _rule_admin(request, target=f"alert_rule:{rule_key}")
     with unscoped(engine(request)) as conn:
-        rule = service.get_rule(conn=conn, rule_key=rule_key, now=clock.now())
+        rule = service.get_rule(conn=conn, rule_key=rule_key)
     data = {
         "enabled": form.get("enabled") == "on",
         "notify_org_admins": form.get("notify_org_admins") == "on",
@@ -215,7 +219,7 @@ def _save_form(request: Request, form: Any, rule_key: str) -> Response:
         return render(
             request, "alert_rule_edit.html",
             {"rule": rule, "fields": logic.PARAM_MODELS[rule.kind].model_fields,
-             "channels": logic.CHANNELS, "error": exc, "submitted": data},
+             "channels": logic.CHANNELS, "error": exc, "values": data},
             status_code=422,
         )
     return RedirectResponse("/admin/alert-rules", status_code=303)

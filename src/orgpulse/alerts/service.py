@@ -34,7 +34,7 @@ class Rule(BaseModel):
     notify_org_admins: bool
     channels: list[str]
     cooldown_minutes: int
-    updated_at: datetime
+    updated_at: datetime | None  # None: the shipped default, not stored yet
     updated_by: int | None
 
 
@@ -123,18 +123,31 @@ def _rule(row: Any) -> Rule:
     )
 
 
-def list_rules(*, conn: Connection, now: datetime) -> RuleList:
-    """Every rule, shipped defaults included (inserted when missing)."""
-    ensure_default_rules(conn, now=now)
-    return RuleList(rules=[_rule(r) for r in conn.execute(queries.RULES)])
+def _shipped(key: str, rule: logic.DefaultRule) -> Rule:
+    return Rule(
+        rule_key=key, kind=rule.kind, title=rule.title, enabled=True, params=dict(rule.params),
+        notify_org_admins=rule.notify_org_admins, channels=list(rule.channels),
+        cooldown_minutes=rule.cooldown_minutes, updated_at=None, updated_by=None,
+    )
 
 
-def get_rule(*, conn: Connection, rule_key: str, now: datetime) -> Rule:
-    ensure_default_rules(conn, now=now)
+def list_rules(*, conn: Connection) -> RuleList:
+    """Every rule: the stored ones, and the shipped defaults not stored yet (a read: the
+    defaults are written by the first evaluation or edit, never by looking at them)."""
+    rules = {r[0]: _rule(r) for r in conn.execute(queries.RULES)}
+    for key, rule in logic.default_rules().items():
+        rules.setdefault(key, _shipped(key, rule))
+    return RuleList(rules=[rules[k] for k in sorted(rules)])
+
+
+def get_rule(*, conn: Connection, rule_key: str) -> Rule:
     row = conn.execute(queries.RULE, {"key": rule_key}).first()
-    if row is None:
+    if row is not None:
+        return _rule(row)
+    shipped = logic.default_rules().get(rule_key)
+    if shipped is None:
         raise NotFound(f"no alert rule {rule_key!r}")
-    return _rule(row)
+    return _shipped(rule_key, shipped)
 
 
 def parse_edit(data: dict[str, Any]) -> RuleEdit:
@@ -173,7 +186,8 @@ def update_rule(
     now: datetime,
 ) -> tuple[Rule, Rule]:
     """Apply an admin's edit; return the rule before and after (for the audit record)."""
-    before = get_rule(conn=conn, rule_key=rule_key, now=now)
+    ensure_default_rules(conn, now=now)
+    before = get_rule(conn=conn, rule_key=rule_key)
     params = logic.validate_params(before.kind, edit.params).model_dump(mode="json")
     _check_metrics(before.kind, params, catalog)
     channels = [c for c in logic.CHANNELS if c in edit.channels]
@@ -190,7 +204,7 @@ def update_rule(
             "user": user_id,
         },
     )
-    return before, get_rule(conn=conn, rule_key=rule_key, now=now)
+    return before, get_rule(conn=conn, rule_key=rule_key)
 
 
 # ---------------------------------------------------------------- rule inputs (SQL → findings)
@@ -374,7 +388,8 @@ def alert_url(settings: Settings, alert_id: int) -> str:
 
 
 def evaluate_alerts(conn: Connection, *, settings: Settings, now: datetime) -> Evaluation:
-    """Evaluate every enabled rule over every org; open, keep, resolve and route alerts.
+    """Evaluate every rule over every org; open, keep, resolve and route alerts (a disabled
+    rule's open alerts resolve).
 
     Why one transaction: the alert row, its inbox rows and its queued emails and webhooks
     commit together or not at all, so a crash never notifies about an alert that does not exist
@@ -389,9 +404,11 @@ def evaluate_alerts(conn: Connection, *, settings: Settings, now: datetime) -> E
     endpoints = [r[0] for r in conn.execute(queries.WEBHOOK_ENDPOINTS)]
     result = Evaluation()
     for rule in (_rule(r) for r in conn.execute(queries.RULES).all()):
-        if not rule.enabled:
-            continue
-        findings = findings_for(conn, rule=rule, orgs=orgs, catalog=catalog, now=now)
+        # A disabled rule finds nothing, so its open alerts resolve (and say so).
+        findings = (
+            findings_for(conn, rule=rule, orgs=orgs, catalog=catalog, now=now)
+            if rule.enabled else []
+        )
         _apply(conn, settings=settings, rule=rule, findings=findings, orgs=orgs,
                endpoints=endpoints, now=now, result=result)
     return result

@@ -6,6 +6,7 @@ from typing import Annotated, Any
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Form, Query, Request
+from sqlalchemy import text
 from starlette.responses import RedirectResponse, Response
 
 from orgpulse.audit.service import record
@@ -26,8 +27,8 @@ from orgpulse.audit.viewer import (
 from orgpulse.auth import Principal, Role
 from orgpulse.core import clock
 from orgpulse.core.errors import PermissionDenied
-from orgpulse.core.tenancy import unscoped
-from orgpulse.exports import csv_response
+from orgpulse.core.tenancy import scoped, unscoped
+from orgpulse.exports import csv_filename, csv_response
 from orgpulse.web.deps import (
     audit_context,
     engine,
@@ -192,10 +193,20 @@ def audit_log_csv(request: Request, filters: Filters) -> Response:
     entries = iter_audit_entries(
         connect=lambda: unscoped(read_engine(request)), org_ids=reach, filters=filters
     )
+    # Org names are tenant data: read them in the reader's own scope (one row per org).
+    principal = require_principal(request)
+    with scoped(read_engine(request), principal.scope()) as conn:
+        names = {int(r[0]): str(r[1]) for r in conn.execute(text("SELECT org_id, name FROM orgs"))}
+        one_org = _single_org(reach, org_id)
+        slug = (
+            conn.execute(text("SELECT slug FROM orgs WHERE org_id = :o"), {"o": one_org})
+            .scalar_one_or_none()
+            if one_org is not None else None
+        )
     return csv_response(
         CSV_HEADER,
-        (csv_row(e) for e in entries),
-        filename=f"audit_{clock.now().date().isoformat()}.csv",
+        (csv_row(e, names) for e in entries),
+        filename=csv_filename(slug or "all-orgs", "audit", clock.now().date()),
     )
 
 

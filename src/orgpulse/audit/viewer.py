@@ -9,7 +9,7 @@ empty set reads nothing.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import AbstractContextManager
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
@@ -335,6 +335,7 @@ CSV_HEADER = [
     "actor_kind",
     "org_id",
     "org_slug",
+    "org_name",
     "action",
     "target",
     "outcome",
@@ -355,9 +356,11 @@ def compact_json(value: dict[str, Any]) -> str:
     return orjson.dumps(value, option=orjson.OPT_SORT_KEYS).decode()
 
 
-def csv_row(entry: AuditEntry) -> list[Any]:
-    """One CSV line of a record: the JSON fields in CSV_HEADER order."""
+def csv_row(entry: AuditEntry, org_names: Mapping[int, str]) -> list[Any]:
+    """One CSV line of a record: the JSON fields in CSV_HEADER order, plus the org's name
+    (``org_names``: read by the caller in the reader's tenant scope; names are tenant data)."""
     data = entry.model_dump(mode="json")
+    data["org_name"] = org_names.get(entry.org_id) if entry.org_id is not None else None
     row: list[Any] = []
     for name in CSV_HEADER:
         value = data[name]

@@ -43,6 +43,8 @@ from orgpulse.web.templating import render
 router = APIRouter()
 
 EXPORT_HEADER = [
+    "org_id",
+    "org_name",
     "student_name",
     "risk_level",
     "confidence",
@@ -270,6 +272,8 @@ def api_cohort_export(
         details["rows"] = len(result.rows)
     rows = (
         [
+            access.org_id,
+            access.name,
             r.student,
             r.risk_level,
             "" if r.confidence is None else r.confidence,

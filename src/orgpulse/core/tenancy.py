@@ -51,7 +51,12 @@ class TenantScope:
 
 
 def _forget_scope(conn: Connection) -> None:
-    conn.info.pop(_SCOPE_KEY, None)
+    # An invalidated connection (the database went away mid-transaction) has no DBAPI
+    # connection left: reading ``conn.info`` would try to reconnect inside the rollback and
+    # turn the outage into a PendingRollbackError (a 500). Its pool record forgets the scope
+    # on checkin.
+    if not conn.invalidated:
+        conn.info.pop(_SCOPE_KEY, None)
 
 
 # ``Connection.info`` belongs to the pooled DBAPI connection and outlives the transaction (and the
@@ -110,7 +115,7 @@ def scoped(engine: Engine, scope: TenantScope) -> Iterator[Connection]:
                 apply_scope(conn, scope)
                 yield conn
         finally:
-            conn.info.pop(_SCOPE_KEY, None)
+            _forget_scope(conn)
 
 
 @contextmanager

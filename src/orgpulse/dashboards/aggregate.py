@@ -147,6 +147,7 @@ class Roi(BaseModel):
 class AggregateReport(BaseModel):
     """The aggregate view of one org for one predefined period."""
 
+    org_id: int
     slug: str
     name: str
     period: str
@@ -287,6 +288,7 @@ def aggregate_report(
     ).one()
     through = min(period.last_day, last_complete_sunday(today))
     base = AggregateReport(
+        org_id=org_id,
         slug=slug,
         name=name,
         period=period.label,

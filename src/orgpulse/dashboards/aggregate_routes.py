@@ -236,9 +236,12 @@ def aggregate_csv(request: Request, access: ViewAggregates, query: AggregatePara
                 f"{withheld.report.period}"
             ) from None
         raise Conflict(f"export refused: {withheld.report.message}") from None
-    header = ["org", "period", "section", "measure", "unit", "people", "percent", "value"]
     filename = f"{report.slug}_aggregate_{report.period}_{query.tab}.csv"
-    return csv_response(header, csv_rows(report, query.tab), filename=filename)
+    return csv_response(CSV_HEADER, csv_rows(report, query.tab), filename=filename)
+
+
+CSV_HEADER = ["org_id", "org_name", "period", "section", "measure", "unit", "people", "percent",
+              "value"]
 
 
 def csv_rows(report: AggregateReport, tab: Tab) -> Iterator[list[Any]]:
@@ -247,17 +250,18 @@ def csv_rows(report: AggregateReport, tab: Tab) -> Iterator[list[Any]]:
     def shown(value: float | int | None, figure_hidden: bool) -> Any:
         return HIDDEN_MARK if figure_hidden else ("" if value is None else value)
 
+    prefix = [report.org_id, report.name, report.period]
+
     def measure_rows(section: str, measure: Measure) -> Iterator[list[Any]]:
         cells: list[tuple[str, Figure]] = [("(organization)", measure.org)]
         cells += [(u.name, f) for u, f in zip(report.units, measure.units, strict=True)]
         for unit, figure in cells:
             yield [
-                report.slug, report.period, section, measure.key, unit,
+                *prefix, section, measure.key, unit,
                 shown(figure.people, figure.suppressed), shown(figure.percent, figure.suppressed),
                 "",
             ]
 
-    prefix = [report.slug, report.period]
     if report.status != "ok":
         yield [*prefix, "status", report.status, "", "", "", report.message or ""]
         return

@@ -10,8 +10,10 @@ from typing import Any, Literal
 from pydantic import BaseModel
 from sqlalchemy import Connection, text
 
+from orgpulse.auth import Principal
 from orgpulse.catalog import Catalog
 from orgpulse.core.errors import InvalidInput
+from orgpulse.core.tenancy import TenantScope
 from orgpulse.dashboards.service import Freshness, freshness_of, without_timestamps
 
 SortKey = Literal["name", "score", "change_7d", "change_30d", "last_activity"]
@@ -136,7 +138,8 @@ def portfolio(
     """
     if page < 1 or (per_page is not None and not 1 <= per_page <= 500):
         raise InvalidInput("page must be ≥ 1 and per_page between 1 and 500")
-    until = month_end(month) if month else now.date()
+    # A month in progress is shown as of today, not as of a day still to come.
+    until = min(month_end(month), now.date()) if month else now.date()
     accounts = [_account(r, catalog=catalog, now=now, amber_seconds=amber_seconds)
                 for r in conn.execute(PORTFOLIO_SQL, {"until": until}).all()]
     bands = {
@@ -240,3 +243,11 @@ def _managers(accounts: list[Account]) -> list[ManagerSummary]:
             )
         )
     return out
+
+
+def portfolio_scope(principal: Principal) -> TenantScope:
+    """The scope the portfolio page reads with: whole-org analytics reach only."""
+    orgs = [o for o, units in principal.analytics_reach().items() if units is None]
+    if principal.reaches_every_org and len(orgs) == len(principal.org_ids):
+        return principal.scope()
+    return TenantScope.of(orgs, user_id=principal.user_id)

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date
 from typing import Annotated
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Query, Request
+from pydantic import BeforeValidator
 from starlette.responses import RedirectResponse, Response
 
 from orgpulse.audit import record
@@ -16,7 +19,13 @@ from orgpulse.core.tenancy import TenantScope, scoped, unscoped
 from orgpulse.dashboards.adoption import FLAG_LABELS, AdoptionList, Flag, adoption_list
 from orgpulse.dashboards.charts import daily_bar_chart
 from orgpulse.dashboards.courses import CourseDetail, CourseList, course_detail, course_list
-from orgpulse.dashboards.portfolio import BandFilter, Portfolio, SortKey, portfolio
+from orgpulse.dashboards.portfolio import (
+    BandFilter,
+    Portfolio,
+    SortKey,
+    portfolio,
+    portfolio_scope,
+)
 from orgpulse.dashboards.service import OrgList, OrgOverview, list_orgs, org_overview
 from orgpulse.exports import csv_filename, csv_response
 from orgpulse.followups.routes import org_panel, portfolio_panel
@@ -297,40 +306,64 @@ def adoption_csv(
     )
 
 
+@dataclass(frozen=True)
+class PortfolioQuery:
+    """The portfolio's filters and order: the same for the page, its JSON and its CSV."""
+
+    month: str | None
+    band: BandFilter | None
+    plan: str | None
+    manager: str | None
+    q: str | None
+    sort: SortKey
+    desc: bool
+
+    def filters(self) -> dict[str, str | None]:
+        return {"band": self.band, "plan": self.plan, "manager": self.manager, "q": self.q}
+
+    def query_string(self) -> str:
+        """The query of the same selection, for the page's download links."""
+        pairs = {**self.filters(), "month": self.month, "sort": self.sort,
+                 "desc": "true" if self.desc else None}
+        return urlencode({k: v for k, v in pairs.items() if v})
+
+
+# The filter form sends its "Any" choices and empty inputs as empty strings: no filter.
+_BLANK_IS_NONE = BeforeValidator(lambda value: value or None)
+
+
+def portfolio_query(
+    month: Annotated[str | None, Query(pattern=r"^\d{4}-\d{2}$"), _BLANK_IS_NONE] = None,
+    band: Annotated[BandFilter | None, _BLANK_IS_NONE] = None,
+    plan: Annotated[str | None, _BLANK_IS_NONE] = None,
+    manager: Annotated[str | None, _BLANK_IS_NONE] = None,
+    q: Annotated[str | None, Query(max_length=100), _BLANK_IS_NONE] = None,
+    sort: SortKey = "score",
+    desc: bool = False,
+) -> PortfolioQuery:
+    return PortfolioQuery(month=month, band=band, plan=plan, manager=manager, q=q, sort=sort,
+                          desc=desc)
+
+
+PortfolioParams = Annotated[PortfolioQuery, Depends(portfolio_query)]
+
+
 def _portfolio(
-    request: Request,
-    *,
-    month: str | None,
-    band: BandFilter | None,
-    plan: str | None,
-    manager: str | None,
-    q: str | None,
-    sort: SortKey,
-    desc: bool,
-    page: int,
-    per_page: int | None,
-    fmt: str,
+    request: Request, *, query: PortfolioQuery, page: int, per_page: int | None, fmt: str
 ) -> Portfolio:
     principal = require_principal(request)
-    # Whole-org health only: orgs where the user is held to some units are left out.
-    orgs = [o for o, units in principal.analytics_reach().items() if units is None]
-    scope = (
-        principal.scope()
-        if principal.reaches_every_org and len(orgs) == len(principal.org_ids)
-        else TenantScope.of(orgs, user_id=principal.user_id)
-    )
-    with scoped(read_engine(request), scope) as conn:
+    with scoped(read_engine(request), portfolio_scope(principal)) as conn:
         result = portfolio(
             conn=conn,
             catalog=catalog_of(settings(request)),
             now=clock.now(),
-            month=month,
-            band=band,
-            plan=plan,
-            account_manager=manager,
-            q=q,
-            sort=sort,
-            descending=desc,
+            month=query.month,
+            band=query.band,
+            plan=query.plan,
+            account_manager=query.manager,
+            q=query.q,
+            sort=query.sort,
+            descending=query.desc,
             page=page,
             per_page=per_page,
             amber_seconds=settings(request).freshness_amber_seconds,
@@ -343,7 +376,7 @@ def _portfolio(
         target="portfolio",
         details={
             "format": fmt,
-            "month": month,
+            "month": query.month,
             "accounts": result.total,
             "hidden_scores": sum(
                 1 for a in result.accounts if a.aggregate_only and a.score is None
@@ -359,29 +392,9 @@ def _portfolio(
 
 @router.get("/portfolio", include_in_schema=False)
 def portfolio_page(
-    request: Request,
-    month: Annotated[str | None, Query(pattern=r"^\d{4}-\d{2}$")] = None,
-    band: BandFilter | None = None,
-    plan: str | None = None,
-    manager: str | None = None,
-    q: Annotated[str | None, Query(max_length=100)] = None,
-    sort: SortKey = "score",
-    desc: bool = False,
-    page: Annotated[int, Query(ge=1)] = 1,
+    request: Request, query: PortfolioParams, page: Annotated[int, Query(ge=1)] = 1
 ) -> Response:
-    result = _portfolio(
-        request,
-        month=month,
-        band=band,
-        plan=plan,
-        manager=manager,
-        q=q,
-        sort=sort,
-        desc=desc,
-        page=page,
-        per_page=50,
-        fmt="html",
-    )
+    result = _portfolio(request, query=query, page=page, per_page=50, fmt="html")
     load_switcher(request, require_principal(request))
     pages = page_count(result.total, result.per_page)
     return render(
@@ -390,9 +403,10 @@ def portfolio_page(
         {
             "p": result,
             "pages": pages,
-            "sort": sort,
-            "desc": desc,
-            "filters": {"band": band, "plan": plan, "manager": manager, "q": q},
+            "sort": query.sort,
+            "desc": query.desc,
+            "filters": query.filters(),
+            "query": query.query_string(),
             "follow_ups": portfolio_panel(request),
         },
     )
@@ -401,31 +415,13 @@ def portfolio_page(
 @router.get("/api/v1/portfolio", response_model=Portfolio, tags=["dashboards"])
 def api_portfolio(
     request: Request,
-    month: Annotated[str | None, Query(pattern=r"^\d{4}-\d{2}$")] = None,
-    band: BandFilter | None = None,
-    plan: str | None = None,
-    manager: str | None = None,
-    q: Annotated[str | None, Query(max_length=100)] = None,
-    sort: SortKey = "score",
-    desc: bool = False,
+    query: PortfolioParams,
     page: Annotated[int, Query(ge=1)] = 1,
     per_page: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> Response:
     """Accounts you can see with health, 7/30-day change, top driver, last activity and
     freshness; per-account-manager aggregates and top/bottom accounts (for ``month``)."""
-    result = _portfolio(
-        request,
-        month=month,
-        band=band,
-        plan=plan,
-        manager=manager,
-        q=q,
-        sort=sort,
-        desc=desc,
-        page=page,
-        per_page=per_page,
-        fmt="json",
-    )
+    result = _portfolio(request, query=query, page=page, per_page=per_page, fmt="json")
     return json_model(result)
 
 
@@ -556,30 +552,9 @@ def _blank(value: object) -> object:
 
 
 @router.get("/portfolio.csv", tags=["dashboards"])
-def portfolio_csv(
-    request: Request,
-    month: Annotated[str | None, Query(pattern=r"^\d{4}-\d{2}$")] = None,
-    band: BandFilter | None = None,
-    plan: str | None = None,
-    manager: str | None = None,
-    q: Annotated[str | None, Query(max_length=100)] = None,
-    sort: SortKey = "score",
-    desc: bool = False,
-) -> Response:
+def portfolio_csv(request: Request, query: PortfolioParams) -> Response:
     """Every account of the portfolio (same filters and order as the page) as CSV."""
-    result = _portfolio(
-        request,
-        month=month,
-        band=band,
-        plan=plan,
-        manager=manager,
-        q=q,
-        sort=sort,
-        desc=desc,
-        page=1,
-        per_page=None,
-        fmt="csv",
-    )
+    result = _portfolio(request, query=query, page=1, per_page=None, fmt="csv")
     rows = (
         [
             a.org_id,

@@ -15,6 +15,7 @@ from orgpulse.core.tenancy import TenantScope, all_org_ids, apply_scope, scoped,
 from orgpulse.demo.generator import generate
 from orgpulse.health.snapshots import backfill_snapshots
 from orgpulse.ingestion import ingest
+from orgpulse.jobs.runner import run_all_once
 
 DEMO_PASSWORD = "orgpulse-demo"  # noqa: S105 - printed on purpose: demo logins only
 DEMO_DOMAIN = "demo.orgpulse.test"
@@ -31,7 +32,7 @@ def load_demo(
     snapshot_days: int = 31,
 ) -> list[tuple[str, str, str, str]]:
     """Send demo traffic, score the last ``snapshot_days`` days (both skipped when the demo was
-    loaded before) and create demo users.
+    loaded before), create demo users and evaluate the alert rules once.
 
     Returns (email, role, password, scope description) per demo login.
     """
@@ -56,6 +57,9 @@ def load_demo(
     _write_churn_file(engine=engine, settings=settings)
     logins = _demo_users(engine=engine, create=not loaded)
     _demo_hr_submission(engine=engine)
+    # Evaluate the alert rules once, now that the account managers exist: a fresh demo's
+    # inbox shows its declining accounts at once (the scheduler keeps them current).
+    run_all_once(settings, only="alerts")
     return logins
 
 

@@ -49,6 +49,7 @@ def store_messages(
             rejections=list(prior.rejections) if prior else [],
             duplicates=prior.duplicates if prior else 0,
         )
+        committing = False
         try:
             with engine.connect() as conn, conn.begin():
                 write_messages(
@@ -59,6 +60,7 @@ def store_messages(
                     result=result,
                     projections=projections,
                 )
+                committing = True
             return result
         except DBAPIError as exc:
             sqlstate = getattr(exc.orig, "sqlstate", None)
@@ -67,13 +69,21 @@ def store_messages(
                 time.sleep(0.01 * attempt)
                 continue
             if isinstance(exc, OperationalError) or exc.connection_invalidated:
-                raise ServiceUnavailable(
-                    "the database is unavailable; nothing from this request was stored, "
-                    "retry it later",
-                    retry_after=5,
-                ) from exc
+                raise ServiceUnavailable(_outage_message(committing), retry_after=5) from exc
             raise
     raise AssertionError("unreachable")
+
+
+def _outage_message(committing: bool) -> str:
+    """What a client may assume after an outage: a connection lost while the COMMIT was in
+    flight may have committed (the server applied it, its reply was lost), so only a failure
+    before the commit can promise that nothing was stored."""
+    if committing:
+        return (
+            "the database connection was lost while committing; the request may have been"
+            " stored: retry it, messages are idempotent on messageId"
+        )
+    return "the database is unavailable; nothing from this request was stored, retry it later"
 
 
 def ingest(

@@ -38,6 +38,8 @@ def build_message(
         msg.add_attachment(
             item.content, maintype=maintype, subtype=subtype or "octet-stream",
             filename=item.filename,
+            # Text attachments (CSV) are UTF-8: say so, or readers assume ASCII.
+            params={"charset": "utf-8"} if maintype == "text" else None,
         )
     return msg
 

@@ -8,7 +8,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from orgpulse.dashboards.aggregate import TABS, AggregateReport
-from orgpulse.dashboards.aggregate_routes import csv_rows
+from orgpulse.dashboards.aggregate_routes import CSV_HEADER, csv_rows
 from orgpulse.exports import safe_cell
 from orgpulse.reports.service import PortfolioSummary
 
@@ -35,8 +35,7 @@ def portfolio_csv(summary: PortfolioSummary) -> bytes:
 
 def employer_quarterly_csv(report: AggregateReport) -> bytes:
     """Every tab of the aggregate CSV, hidden cells as the neutral mark (same as the page)."""
-    header = ["org", "period", "section", "measure", "unit", "people", "percent", "value"]
-    return _csv(header, (row for tab in TABS for row in csv_rows(report, tab)))
+    return _csv(CSV_HEADER, (row for tab in TABS for row in csv_rows(report, tab)))
 
 
 def _blank(value: object) -> object:

@@ -19,6 +19,12 @@ from orgpulse.web.templating import TEMPLATE_DIR, templates
 
 PDF_MEDIA_TYPE = "application/pdf"
 HIDDEN_MARK = "—"
+# WeasyPrint applies no stylesheet of the page to inline SVG (it warns "unknown property" and
+# draws every shape black), so the charts carry their print styles inside.
+CHART_PRINT_STYLE = Markup(
+    "<style>.bar { fill: #2f5bd3; } .line { fill: none; stroke: #a86400; stroke-width: 2; }"
+    " .grid { stroke: #dde2ea; } .axis { fill: #5b6475; font-size: 11px; }</style>"
+)
 
 
 class ExternalResourceRefused(RuntimeError):
@@ -70,7 +76,13 @@ def business_review_charts(review: BusinessReview) -> dict[str, Markup]:
         width=720,
         height=150,
     )
-    return {"activity": activity, "health": health}
+    return {"activity": print_styled(activity), "health": print_styled(health)}
+
+
+def print_styled(chart: Markup) -> Markup:
+    """Return the SVG ``chart`` with the print styles inside it, where WeasyPrint reads them."""
+    svg_open, end, rest = chart.partition(">")
+    return svg_open + end + CHART_PRINT_STYLE + rest
 
 
 def business_review_html(review: BusinessReview) -> str:

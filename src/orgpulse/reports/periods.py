@@ -61,13 +61,24 @@ def parse_month(text: str | None, *, today: date) -> Month:
 def parse_quarter(text: str | None, *, today: date) -> Period:
     """``YYYY-Qn`` (default: the quarter ``today`` is in); a 422 naming ``quarter`` otherwise."""
     if text is None or text == "":
-        return parse_period(f"{today.year}-Q{(today.month - 1) // 3 + 1}")
+        return quarter_of(today)
     if _QUARTER.fullmatch(text.strip()) is None:
         raise InvalidInput(
             f"quarter must look like 2026-Q2, got {text!r}",
             details=[{"parameter": "quarter", "problem": "not a YYYY-Qn quarter"}],
         )
     return parse_period(text.strip())
+
+
+def quarter_of(day: date) -> Period:
+    return parse_period(f"{day.year}-Q{(day.month - 1) // 3 + 1}")
+
+
+def periods_of_run(now: datetime) -> tuple[Month, Period]:
+    """The month and quarter a scheduled report covers when it runs at ``now``: those holding
+    the day before (a run on 1 July reports June and Q2; a Monday run, the week just ended)."""
+    covered = (now - timedelta(days=1)).date()
+    return month_of(covered), quarter_of(covered)
 
 
 def end_of_month(month: Month, *, timezone: str, now: datetime) -> datetime:

@@ -32,6 +32,31 @@ class RenderedReport:
     suppressed: bool = False
 
 
+@dataclass(frozen=True)
+class PreparedReport:
+    """A report's HTML and CSV, built from the database; ``render`` makes the PDF.
+
+    Why two steps: WeasyPrint takes most of a report's time and needs no database, so callers
+    close their read transaction before rendering instead of holding it open meanwhile.
+    """
+
+    title: str
+    period: str
+    html: str
+    filename: str
+    csv: bytes | None = None
+    csv_filename: str | None = None
+    cohort_size: int | None = None
+    suppressed: bool = False
+
+    def render(self) -> RenderedReport:
+        return RenderedReport(
+            title=self.title, period=self.period, pdf=pdf.html_to_pdf(self.html),
+            filename=self.filename, csv=self.csv, csv_filename=self.csv_filename,
+            cohort_size=self.cohort_size, suppressed=self.suppressed,
+        )
+
+
 def filename(slug: str, report: str, now: datetime, ext: str = "pdf") -> str:
     return f"{slug}_{report}_{now.date().isoformat()}.{ext}"
 
@@ -43,15 +68,15 @@ def allowed_units(access: OrgAccess) -> tuple[int, ...] | None:
 def business_review(
     conn: Connection, *, access: OrgAccess, month: Month, catalog: Catalog, now: datetime,
     amber_seconds: int,
-) -> RenderedReport:
+) -> PreparedReport:
     review = service.business_review(
         conn=conn, catalog=catalog, org_id=access.org_id, month=month, now=now,
         allowed_unit_ids=allowed_units(access), amber_seconds=amber_seconds,
     )
-    return RenderedReport(
+    return PreparedReport(
         title=f"Business review · {review.name} · {review.month_title}",
         period=review.month,
-        pdf=pdf.html_to_pdf(pdf.business_review_html(review)),
+        html=pdf.business_review_html(review),
         filename=filename(access.slug, "business-review", now),
     )
 
@@ -59,15 +84,15 @@ def business_review(
 def portfolio_summary(
     conn: Connection, *, principal: Principal, month: Month, catalog: Catalog, now: datetime,
     amber_seconds: int,
-) -> RenderedReport:
+) -> PreparedReport:
     summary = service.portfolio_summary(
         conn=conn, catalog=catalog, month=month, now=now, amber_seconds=amber_seconds
     )
     html = pdf.portfolio_summary_html(summary, viewer=principal.display_name or principal.email)
-    return RenderedReport(
+    return PreparedReport(
         title=f"Portfolio summary · {summary.month_title}",
         period=summary.month,
-        pdf=pdf.html_to_pdf(html),
+        html=html,
         filename=filename("portfolio", "summary", now),
         csv=portfolio_csv(summary),
         csv_filename=filename("portfolio", "summary", now, "csv"),
@@ -76,15 +101,15 @@ def portfolio_summary(
 
 def employer_quarterly(
     conn: Connection, *, access: OrgAccess, quarter: Period, catalog: Catalog, now: datetime,
-) -> RenderedReport:
+) -> PreparedReport:
     report = service.employer_quarterly(
         conn=conn, catalog=catalog, org_id=access.org_id, quarter=quarter,
         policy=access.privacy.policy, now=now, allowed_unit_ids=allowed_units(access),
     )
-    return RenderedReport(
+    return PreparedReport(
         title=f"Quarterly report · {report.name} · {report.period}",
         period=report.period,
-        pdf=pdf.html_to_pdf(pdf.employer_quarterly_html(report, generated_at=now)),
+        html=pdf.employer_quarterly_html(report, generated_at=now),
         filename=filename(access.slug, "employer-quarterly", now),
         csv=employer_quarterly_csv(report),
         csv_filename=filename(access.slug, "employer-quarterly", now, "csv"),

@@ -21,10 +21,10 @@ from orgpulse.core.errors import (
 )
 from orgpulse.core.logging import org_var
 from orgpulse.core.tenancy import TenantScope, scoped, unscoped
+from orgpulse.dashboards.portfolio import portfolio_scope
 from orgpulse.reports import render
 from orgpulse.reports.access import REPORT_TITLES, REPORTS, Refusal, Report, org_report_access
 from orgpulse.reports.periods import parse_month, parse_quarter
-from orgpulse.reports.service import portfolio_scope
 from orgpulse.reports.subscriptions import (
     CADENCES,
     Subscription,
@@ -122,10 +122,11 @@ def business_review_pdf(request: Request, org: str, month: str | None = None) ->
     period = parse_month(month, today=now.date())
     scope = TenantScope.of([access.org_id], user_id=access.principal.user_id)
     with scoped(read_engine(request), scope) as conn:
-        rendered = render.business_review(
+        prepared = render.business_review(
             conn, access=access, month=period, catalog=catalog_of(settings(request)), now=now,
             amber_seconds=settings(request).freshness_amber_seconds,
         )
+    rendered = prepared.render()
     _audit_export(request, org_id=access.org_id, report="business_review", rendered=rendered)
     return _pdf_response(rendered)
 
@@ -140,7 +141,7 @@ def employer_quarterly_pdf(request: Request, org: str, quarter: str | None = Non
     scope = TenantScope.of([access.org_id], user_id=access.principal.user_id)
     try:
         with scoped(read_engine(request), scope) as conn:
-            rendered = render.employer_quarterly(
+            prepared = render.employer_quarterly(
                 conn, access=access, quarter=period, catalog=catalog_of(settings(request)),
                 now=now,
             )
@@ -153,6 +154,7 @@ def employer_quarterly_pdf(request: Request, org: str, quarter: str | None = Non
             _audit_refusal(request, org_id=access.org_id, ref=org, report="employer_quarterly",
                            refusal=refusal)
         raise
+    rendered = prepared.render()
     _audit_export(request, org_id=access.org_id, report="employer_quarterly", rendered=rendered)
     return _pdf_response(rendered)
 
@@ -164,10 +166,11 @@ def portfolio_summary_pdf(request: Request, month: str | None = None) -> Respons
     now = clock.now()
     period = parse_month(month, today=now.date())
     with scoped(read_engine(request), portfolio_scope(principal)) as conn:
-        rendered = render.portfolio_summary(
+        prepared = render.portfolio_summary(
             conn, principal=principal, month=period, catalog=catalog_of(settings(request)),
             now=now, amber_seconds=settings(request).freshness_amber_seconds,
         )
+    rendered = prepared.render()
     _audit_export(request, org_id=None, report="portfolio", rendered=rendered)
     return _pdf_response(rendered)
 

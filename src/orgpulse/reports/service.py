@@ -14,11 +14,9 @@ from datetime import date, datetime
 from pydantic import BaseModel
 from sqlalchemy import Connection
 
-from orgpulse.auth import Principal
 from orgpulse.catalog import Catalog
 from orgpulse.core import clock
 from orgpulse.core.errors import Conflict, InsufficientCohort
-from orgpulse.core.tenancy import TenantScope
 from orgpulse.dashboards.aggregate import AggregateReport, aggregate_report, org_today
 from orgpulse.dashboards.portfolio import Portfolio, portfolio
 from orgpulse.dashboards.service import Freshness, OrgOverview, freshness_of, org_overview
@@ -26,9 +24,6 @@ from orgpulse.health import OrgHealth, org_health
 from orgpulse.metrics import org_view
 from orgpulse.privacy import Period, PrivacyPolicy
 from orgpulse.reports.periods import Month, end_of_month
-
-# The portfolio service's largest page: a summary lists at most this many accounts.
-PORTFOLIO_LIMIT = 500
 
 
 class BusinessReview(BaseModel):
@@ -104,14 +99,6 @@ def business_review(
     )
 
 
-def portfolio_scope(principal: Principal) -> TenantScope:
-    """The scope the portfolio page reads with: whole-org analytics reach only."""
-    orgs = [o for o, units in principal.analytics_reach().items() if units is None]
-    if principal.reaches_every_org and len(orgs) == len(principal.org_ids):
-        return principal.scope()
-    return TenantScope.of(orgs, user_id=principal.user_id)
-
-
 def portfolio_summary(
     *, conn: Connection, catalog: Catalog, month: Month, now: datetime, amber_seconds: int = 600
 ) -> PortfolioSummary:
@@ -122,7 +109,7 @@ def portfolio_summary(
         now=now,
         month=month.label,
         sort="name",
-        per_page=PORTFOLIO_LIMIT,
+        per_page=None,
         amber_seconds=amber_seconds,
     )
     return PortfolioSummary(

@@ -21,13 +21,16 @@ from orgpulse.catalog import catalog_of
 from orgpulse.core.config import Settings
 from orgpulse.core.errors import InvalidInput, NotFound, OrgPulseError
 from orgpulse.core.tenancy import TenantScope, apply_scope
+from orgpulse.dashboards.portfolio import portfolio_scope
 from orgpulse.notify import Attachment, enqueue_email
 from orgpulse.reports import render
 from orgpulse.reports.access import REPORT_TITLES, REPORTS, Refusal, Report, org_report_access
-from orgpulse.reports.periods import parse_month, parse_quarter
-from orgpulse.reports.service import portfolio_scope
+from orgpulse.reports.periods import periods_of_run
 
 Cadence = Literal["weekly", "monthly"]
+# A failed run is retried this much later: soon enough for a passing fault, far enough apart
+# that a lasting one does not render a report every quarter of an hour.
+RETRY_AFTER = timedelta(hours=1)
 CADENCES: tuple[Cadence, ...] = ("weekly", "monthly")
 SEND_HOUR = time(7, 0)
 
@@ -161,16 +164,17 @@ def build_for(
     org_id: int | None,
     settings: Settings,
     now: datetime,
-) -> render.RenderedReport | Refusal:
-    """Render ``report`` as ``principal`` would download it now, or say why they may not."""
+) -> render.PreparedReport | Refusal:
+    """Build ``report`` as ``principal`` would download it now, or say why they may not."""
     catalog = catalog_of(settings)
+    month, quarter = periods_of_run(now)
     if report == "portfolio":
         scope = portfolio_scope(principal)
         if not scope.org_ids and not scope.every_org:
             return Refusal("no_accounts", "no accounts in your reach")
         apply_scope(conn, scope)
         return render.portfolio_summary(
-            conn, principal=principal, month=parse_month(None, today=now.date()),
+            conn, principal=principal, month=month,
             catalog=catalog, now=now, amber_seconds=settings.freshness_amber_seconds,
         )
     decision = org_report_access(
@@ -182,11 +186,11 @@ def build_for(
     apply_scope(conn, TenantScope.of([decision.org_id], user_id=principal.user_id))
     if report == "business_review":
         return render.business_review(
-            conn, access=decision, month=parse_month(None, today=now.date()), catalog=catalog,
+            conn, access=decision, month=month, catalog=catalog,
             now=now, amber_seconds=settings.freshness_amber_seconds,
         )
     return render.employer_quarterly(
-        conn, access=decision, quarter=parse_quarter(None, today=now.date()), catalog=catalog,
+        conn, access=decision, quarter=quarter, catalog=catalog,
         now=now,
     )
 
@@ -199,15 +203,16 @@ def _deliver_one(
     if principal is None:
         return Outcome("skipped", "the recipient's account is inactive")
     try:
-        built = build_for(
+        prepared = build_for(
             conn, principal=principal, report=report, org_id=org_id, settings=settings, now=now
         )
     except OrgPulseError as refused:
         # A withheld quarter (below k, not started) or a bad period: nothing to send.
         reason = "below_k" if refused.code == "insufficient_cohort" else refused.code
         return Outcome("skipped", f"{reason}: {refused.message}")
-    if isinstance(built, Refusal):
-        return Outcome("skipped", f"{built.reason}: {built.message}")
+    if isinstance(prepared, Refusal):
+        return Outcome("skipped", f"{prepared.reason}: {prepared.message}")
+    built = prepared.render()
     attachments = [Attachment(built.filename, "application/pdf", built.pdf)]
     if built.csv is not None and built.csv_filename is not None:
         attachments.append(Attachment(built.csv_filename, "text/csv", built.csv))
@@ -233,8 +238,8 @@ def run_due_subscriptions(conn: Connection, settings: Settings, now: datetime) -
     """Job body: render and queue every due subscription; record each outcome and audit it.
 
     Each subscription runs in a savepoint: one failing (a rendering error) is recorded as
-    'failed' and retried at the next run, while the others go on. Sent and skipped ones move
-    to their next slot.
+    'failed' and retried an hour later (``RETRY_AFTER``), while the others go on. Sent and
+    skipped ones move to their next slot.
     """
     due = conn.execute(
         text(
@@ -253,7 +258,7 @@ def run_due_subscriptions(conn: Connection, settings: Settings, now: datetime) -
             outcome = Outcome("failed", f"{type(exc).__name__}: {str(exc)[:300]}")
         apply_scope(conn, TenantScope.of([] if row[3] is None else [row[3]]))
         next_run = (
-            now if outcome.status == "failed" else next_run_after(row[4], now)
+            now + RETRY_AFTER if outcome.status == "failed" else next_run_after(row[4], now)
         )
         conn.execute(
             text(
