@@ -15,28 +15,18 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine
 from sqlalchemy.engine import make_url
 from typer.testing import CliRunner
 
 from datasets import frozen_clock
+from dbreset import truncate_all
 from factories import Factory
 from mailsink import smtp_sink  # noqa: F401 (fixture)
 from orgpulse.core.config import Settings, get_settings
 from orgpulse.core.db import app_engine, owner_engine, scratch_database
 from orgpulse.core.migrate import upgrade
 from webhooksink import webhook_sink  # noqa: F401 (fixture)
-
-TABLES = (
-    "users, web_sessions, api_tokens, write_keys, login_failures, audit_records, job_runs, "
-    "directory_groups, directory_members, unattributed_events, ingest_batches, orgs, units, "
-    "members, memberships, events, event_dedup, rollup_daily_events, rollup_member_days, "
-    "rollup_state, rollup_member_events, pair_items, funnel_progress, health_snapshots, "
-    "security_alerts, risk_flags, interventions, rollout_settings, checklist_items, "
-    "onboarding_steps, banner_episodes, banner_dismissals, support_request_events, "
-    "support_requests, action_items, delivery_attachments, deliveries, webhook_endpoints, "
-    "alert_inbox, alerts, alert_rules, report_subscriptions"
-)
 
 
 @pytest.fixture(scope="session")
@@ -76,13 +66,6 @@ def owner(settings: Settings) -> Engine:
 @pytest.fixture(scope="session")
 def engine(settings: Settings) -> Engine:
     return app_engine(settings)
-
-
-def truncate_all(owner: Engine) -> None:
-    """Empty every table and restart the ids: the next test starts from a fresh database."""
-    with owner.begin() as conn:
-        conn.execute(text(f"TRUNCATE {TABLES} RESTART IDENTITY CASCADE"))
-        conn.execute(text("ALTER SEQUENCE org_id_seq RESTART"))
 
 
 @pytest.fixture(autouse=True)

@@ -25,8 +25,8 @@ from schemathesis.specs.openapi.checks import (
 )
 from sqlalchemy import Engine
 
-from conftest import truncate_all
 from datasets import build_acme, frozen_clock
+from dbreset import truncate_all
 from factories import Factory
 from ingestion.ingest_helpers import basic
 from orgpulse.auth import Role

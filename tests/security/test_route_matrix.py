@@ -64,7 +64,7 @@ from httpx import Response
 from sqlalchemy import Engine, text
 from starlette.routing import Mount, Route
 
-from conftest import truncate_all
+from dbreset import truncate_all
 from factories import Factory
 from orgpulse.alerts import evaluate_alerts
 from orgpulse.auth import Role, create_api_token, find_user_id, grant_membership
