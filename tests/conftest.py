@@ -19,7 +19,7 @@ from sqlalchemy import Engine
 from sqlalchemy.engine import make_url
 from typer.testing import CliRunner
 
-from datasets import frozen_clock
+from datasets import build_acme, frozen_clock
 from dbreset import truncate_all
 from factories import Factory
 from mailsink import smtp_sink  # noqa: F401 (fixture)
@@ -93,6 +93,17 @@ def client(app: Any) -> Iterator[TestClient]:
 def frozen() -> Iterator[datetime]:
     """The clock stopped at ``datasets.NOW`` for the test."""
     yield from frozen_clock()
+
+
+@pytest.fixture
+def acme(factory: Factory) -> Iterator[int]:
+    """The hand-built Acme Schools (datasets.build_acme) with the clock frozen at datasets.NOW."""
+    clock = frozen_clock()
+    next(clock)
+    try:
+        yield build_acme(factory)
+    finally:
+        clock.close()
 
 
 @pytest.fixture

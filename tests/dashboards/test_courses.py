@@ -4,24 +4,11 @@ stopped after lesson 1."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 from fastapi.testclient import TestClient
 
-from datasets import build_acme, frozen_clock
 from factories import Factory
 from orgpulse.auth import Role
-
-
-@pytest.fixture
-def acme(factory: Factory) -> Iterator[int]:
-    clock = frozen_clock()
-    next(clock)
-    try:
-        yield build_acme(factory)
-    finally:
-        clock.close()
 
 
 @pytest.fixture

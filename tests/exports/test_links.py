@@ -4,29 +4,17 @@ from __future__ import annotations
 
 import html
 import re
-from collections.abc import Iterator
 from datetime import datetime
 
 import pytest
 from fastapi.testclient import TestClient
 from tests.dashboards.test_aggregate import northwind  # noqa: F401  (the fixture)
 
-from datasets import build_acme, frozen_clock
 from factories import Factory
 from orgpulse.auth import Role
 
 LINK = re.compile(r'<span class="downloads">(.*?)</span>', re.S)
 HREF = re.compile(r'href="([^"]+)"[^>]*>([^<]+)</a>')
-
-
-@pytest.fixture
-def acme(factory: Factory) -> Iterator[int]:
-    clock = frozen_clock()
-    next(clock)
-    try:
-        yield build_acme(factory)
-    finally:
-        clock.close()
 
 
 def downloads(page: str) -> dict[str, str]:

@@ -13,7 +13,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine, text
 from tests.dashboards.test_portfolio import snapshot
 
-from datasets import NOW, build_acme, frozen_clock
+from datasets import NOW, frozen_clock
 from factories import Factory
 from orgpulse.auth import Role, grant_membership
 from orgpulse.core.tenancy import TenantScope, scoped, unscoped
@@ -34,16 +34,6 @@ def exports(engine: Engine) -> list[tuple[object, ...]]:
             " WHERE action = 'export.csv' ORDER BY audit_id"
         )).all()
     return [tuple(r) for r in rows]
-
-
-@pytest.fixture
-def acme(factory: Factory) -> Iterator[int]:
-    clock = frozen_clock()
-    next(clock)
-    try:
-        yield build_acme(factory)
-    finally:
-        clock.close()
 
 
 def test_courses_csv_equals_page(

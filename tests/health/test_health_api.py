@@ -2,30 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import text
 
-from datasets import NOW, at, build_acme, frozen_clock
+from datasets import NOW, at, frozen_clock
 from factories import Factory
 from orgpulse.auth import Role
 from orgpulse.catalog import load_catalog
 from orgpulse.core.tenancy import TenantScope, scoped
 from orgpulse.health.snapshots import refresh_snapshots
-
-
-@pytest.fixture
-def acme(factory: Factory) -> Iterator[int]:
-    clock = frozen_clock()
-    next(clock)
-    try:
-        yield build_acme(factory)
-    finally:
-        clock.close()
-
 
 # Included: activation 2/3 → (0.667-0.4)/0.4 = 66.67; usage 2/3 → 100 (good 0.6);
 # upload failures 0.15 → 0 (bad 0.15). Excluded: scoring timeliness (3 < 10 judged) and the

@@ -2,30 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, text
 from tests.reports.helpers import first_page_png, has_colour, page_count, pdf_text
 
-from datasets import build_acme, frozen_clock
 from factories import Factory
 from orgpulse.auth import Role
 
 LINE_AMBER = (168, 100, 0)  # .line (active members) in reports.pdf.CHART_PRINT_STYLE
 BAR_BLUE = (47, 91, 211)  # .bar, the same
-
-
-@pytest.fixture
-def acme(factory: Factory) -> Iterator[int]:
-    clock = frozen_clock()
-    next(clock)
-    try:
-        yield build_acme(factory)
-    finally:
-        clock.close()
 
 
 def test_business_review_pdf_has_the_health_score_kpis_and_chart(

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -17,7 +16,6 @@ from tests.dashboards.test_portfolio import accounts  # noqa: F401  (the fixture
 from tests.reports.helpers import pdf_text
 from tests.reports.test_portfolio_summary import sarah  # noqa: F401  (the fixture)
 
-from datasets import build_acme, frozen_clock
 from factories import Factory
 from mailsink import MailSink
 from orgpulse.auth import Role, find_user_id
@@ -49,16 +47,6 @@ def _at(year: int, month: int, day: int, hour: int, minute: int) -> datetime:
 )
 def test_next_run(cadence: str, after: datetime, expected: datetime) -> None:
     assert next_run_after(cadence, after) == expected
-
-
-@pytest.fixture
-def acme(factory: Factory) -> Iterator[int]:
-    clock = frozen_clock()
-    next(clock)
-    try:
-        yield build_acme(factory)
-    finally:
-        clock.close()
 
 
 CREATED = datetime(2026, 6, 15, 12, 0, tzinfo=UTC)

@@ -314,6 +314,7 @@ def _accept(request: Request, access: OrgAccess) -> BaaStatus:
             user_id=access.principal.user_id,
             version=version,
             ip=client_ip(request),
+            now=clock.now(),
         )
         record(
             conn,

@@ -40,7 +40,7 @@ def baa_status(*, conn: Connection, org_id: int, user_id: int, version: str) -> 
 
 
 def accept_baa(
-    *, conn: Connection, org_id: int, user_id: int, version: str, ip: str | None
+    *, conn: Connection, org_id: int, user_id: int, version: str, ip: str | None, now: datetime
 ) -> tuple[BaaStatus, bool]:
     """Record the user's acceptance of ``version`` (idempotent); return it and whether it is new.
 
@@ -49,11 +49,11 @@ def accept_baa(
     require_org(conn, org_id)
     inserted = conn.execute(
         text(
-            "INSERT INTO baa_acceptances (org_id, user_id, version, ip)"
-            " VALUES (:o, :u, :v, :ip) ON CONFLICT (org_id, user_id, version) DO NOTHING"
+            "INSERT INTO baa_acceptances (org_id, user_id, version, ip, accepted_at)"
+            " VALUES (:o, :u, :v, :ip, :now) ON CONFLICT (org_id, user_id, version) DO NOTHING"
             " RETURNING accepted_at"
         ),
-        {"o": org_id, "u": user_id, "v": version, "ip": ip},
+        {"o": org_id, "u": user_id, "v": version, "ip": ip, "now": now},
     ).first()
     status = baa_status(conn=conn, org_id=org_id, user_id=user_id, version=version)
     return status, inserted is not None
