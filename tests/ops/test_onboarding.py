@@ -534,3 +534,32 @@ def test_sso_and_lms_events_complete_their_steps_and_items(
     reasons = {i["key"]: i["auto_reason"] for i in body["checklist"]["items"]}
     assert reasons["sso_scim"] == "first 'SSO Configured' event on 2026-06-10"
     assert reasons["lms_integration"] == "first 'LMS Connected' event on 2026-06-12"
+
+
+def test_a_unit_admin_sees_the_pilot_of_their_own_schools_only(
+    client: TestClient, factory: Factory, engine: Engine, orgs: tuple[int, int]
+) -> None:
+    acme, _ = orgs
+    with unscoped(engine) as conn:
+        north = conn.execute(
+            text("SELECT unit_id FROM directory_groups WHERE external_id = 'acme-north'")
+        ).scalar_one()
+    org_admin = bearer(factory, factory.user(Role.ORG_ADMIN, org_id=acme))
+    pilot = {"mode": "pilot", "pilot_units": ["acme-north", "acme-south"],
+             "pilot_members": ["t1", "t2"], "launch_date": "2026-06-01"}
+    assert client.put("/api/v1/orgs/acme/rollout", headers=org_admin,
+                      json=pilot).status_code == 200
+    whole = state(client, org_admin)["rollout"]
+    assert (whole["settings"]["pilot_units"], whole["settings"]["pilot_members"],
+            whole["pilot_outside_your_units"]) == (["acme-north", "acme-south"], ["t1", "t2"], 0)
+
+    unit_admin = bearer(factory, factory.user(Role.UNIT_ADMIN, org_id=acme, unit_ids=(north,)))
+    mine = state(client, unit_admin)["rollout"]
+    # North's school and its teacher t1; south and t2 (in south) are counted, not named.
+    assert (mine["settings"]["pilot_units"], mine["settings"]["pilot_members"],
+            mine["pilot_outside_your_units"]) == (["acme-north"], ["t1"], 2)
+    page = client.get("/orgs/acme/onboarding", headers=unit_admin).text
+    assert "pilot schools: acme-north ·" in " ".join(page.split())
+    assert "pilot teachers: t1 · 2 more in the pilot outside your schools" in " ".join(
+        page.split())
+    assert "acme-south" not in page.split("pilot schools:")[1].split("</p>")[0]

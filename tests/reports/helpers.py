@@ -41,10 +41,16 @@ def first_page_png(pdf: bytes, tmp_path: Path) -> Image.Image:
     return image
 
 
+def pixels(image: Image.Image) -> list[tuple[int, int, int]]:
+    """The RGB pixels of ``image``, row by row."""
+    data = image.convert("RGB").tobytes()
+    return [(data[i], data[i + 1], data[i + 2]) for i in range(0, len(data), 3)]
+
+
 def has_colour(image: Image.Image, rgb: tuple[int, int, int], tolerance: int = 40) -> int:
     """How many pixels are within ``tolerance`` of ``rgb`` on every channel."""
     return sum(
         1
-        for px in image.getdata()
+        for px in pixels(image)
         if all(abs(a - b) <= tolerance for a, b in zip(px, rgb, strict=True))
     )

@@ -10,7 +10,7 @@ from pathlib import Path
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, text
 from tests.dashboards.test_aggregate import northwind  # noqa: F401  (the fixture)
-from tests.reports.helpers import first_page_png, page_count, pdf_text
+from tests.reports.helpers import first_page_png, page_count, pdf_text, pixels
 
 from factories import Factory
 from orgpulse.auth import Role
@@ -74,7 +74,7 @@ def test_quarter_in_progress_has_the_cohort_weeks_and_wellbeing_with_small_group
     assert pages == 2 and f"Page {pages} of {pages}" in words
     image = first_page_png(response.content, tmp_path)
     assert image.size == (414, 585)
-    dark = sum(1 for px in image.getdata() if max(px) < 100)
+    dark = sum(1 for px in pixels(image) if max(px) < 100)
     assert dark > 500  # the tables are printed (a blank page has none)
     with owner.begin() as conn:
         row = conn.execute(text(

@@ -42,12 +42,21 @@ def org_timezone(conn: Connection, org_id: int) -> tuple[str, str, str]:
 
 
 def onboarding(
-    *, conn: Connection, catalog: Catalog, org_id: int, now: datetime, can_edit: bool
+    *,
+    conn: Connection,
+    catalog: Catalog,
+    org_id: int,
+    now: datetime,
+    can_edit: bool,
+    allowed_unit_ids: tuple[int, ...] | None = None,
 ) -> Onboarding:
-    """Return where the org stands: its mode, the wizard (resume point) and the checklist."""
+    """Return where the org stands: its mode, the wizard (resume point) and the checklist.
+
+    ``allowed_unit_ids``: a unit admin's units; pilot schools and teachers elsewhere are
+    counted, not named."""
     slug, name, timezone = org_timezone(conn, org_id)
     today = clock.local_date(now, timezone)
-    rollout = current_rollout(conn=conn, org_id=org_id)
+    rollout = current_rollout(conn=conn, org_id=org_id, allowed_unit_ids=allowed_unit_ids)
     mode = rollout.settings.mode if rollout.settings else None
     signals = checklist_signals(conn=conn, org_id=org_id, until=today, timezone=timezone)
     return Onboarding(

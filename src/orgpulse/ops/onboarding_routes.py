@@ -39,13 +39,14 @@ ManageRollout = Annotated[OrgAccess, Depends(org_access(Permission.MANAGE_ROLLOU
 def _read(request: Request, access: OrgAccess, *, fmt: str) -> Onboarding:
     with org_read(
         request, access, target="onboarding", details={"format": fmt}
-    ) as (conn, _allowed):
+    ) as (conn, allowed):
         return onboarding(
             conn=conn,
             catalog=catalog_of(settings(request)),
             org_id=access.org_id,
             now=clock.now(),
             can_edit=grants(access.role, Permission.MANAGE_ROLLOUT),
+            allowed_unit_ids=allowed,
         )
 
 

@@ -52,7 +52,7 @@ def unit_names() -> TextClause:
 
 def member_refs() -> TextClause:
     return text(
-        "SELECT member_id, external_user_id FROM members WHERE org_id = :org"
+        "SELECT member_id, external_user_id, unit_id FROM members WHERE org_id = :org"
         " AND member_id = ANY(:ids) ORDER BY external_user_id"
     ).bindparams(bindparam("ids", type_=ARRAY(BigInteger)))
 

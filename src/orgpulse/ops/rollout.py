@@ -41,6 +41,8 @@ class Rollout(BaseModel):
     label: str | None
     updated_by: int | None
     updated_at: datetime | None
+    # Pilot schools and teachers outside a unit admin's units: counted, not named.
+    pilot_outside_your_units: int = 0
 
 
 class RolloutChange(BaseModel):
@@ -50,38 +52,51 @@ class RolloutChange(BaseModel):
 
 
 def _settings(
-    conn: Connection, org_id: int
-) -> tuple[RolloutSettings | None, list[int], list[int], int | None, datetime | None]:
+    conn: Connection, org_id: int, allowed_unit_ids: tuple[int, ...] | None = None
+) -> tuple[RolloutSettings | None, list[int], list[int], int | None, datetime | None, int]:
+    """The stored settings, and how many pilot entries lie outside ``allowed_unit_ids`` (None:
+    the whole org is in reach); those are left out of the names."""
     row = conn.execute(queries.rollout_row(), {"org": org_id}).one_or_none()
     if row is None:
-        return None, [], [], None, None
-    units = [r[1] for r in conn.execute(queries.unit_names(), {"org": org_id, "ids": row[1]})]
-    members = [r[1] for r in conn.execute(queries.member_refs(), {"org": org_id, "ids": row[2]})]
+        return None, [], [], None, None, 0
+
+    def reach(unit_id: int | None) -> bool:
+        return allowed_unit_ids is None or unit_id in allowed_unit_ids
+
+    unit_rows = conn.execute(queries.unit_names(), {"org": org_id, "ids": row[1]}).all()
+    member_rows = conn.execute(queries.member_refs(), {"org": org_id, "ids": row[2]}).all()
+    units = [r[1] for r in unit_rows if reach(r[0])]
+    members = [r[1] for r in member_rows if reach(r[2])]
+    outside = len(unit_rows) - len(units) + len(member_rows) - len(members)
     settings = RolloutSettings(
         mode=RolloutMode(row[0]),
         pilot_units=sorted(units),
         pilot_members=sorted(members),
         launch_date=row[3],
     )
-    return settings, list(row[1]), list(row[2]), row[4], row[5]
+    return settings, list(row[1]), list(row[2]), row[4], row[5], outside
 
 
-def current_rollout(*, conn: Connection, org_id: int) -> Rollout:
-    """Return the org's rollout mode (``settings`` None: none chosen yet)."""
+def current_rollout(
+    *, conn: Connection, org_id: int, allowed_unit_ids: tuple[int, ...] | None = None
+) -> Rollout:
+    """Return the org's rollout mode (``settings`` None: none chosen yet); a unit admin
+    (``allowed_unit_ids``) sees the pilot schools and teachers of their units only."""
     require_org(conn, org_id)
-    settings, _, _, by, at = _settings(conn, org_id)
+    settings, _, _, by, at, outside = _settings(conn, org_id, allowed_unit_ids)
     return Rollout(
         settings=settings,
         label=MODE_LABELS[settings.mode] if settings else None,
         updated_by=by,
         updated_at=at,
+        pilot_outside_your_units=outside,
     )
 
 
 def pilot_scope(*, conn: Connection, org_id: int) -> tuple[list[int], list[int]]:
     """The pilot's unit ids and member ids (both empty: not a pilot, or a whole-org pilot)."""
     require_org(conn, org_id)
-    settings, units, members, _, _ = _settings(conn, org_id)
+    settings, units, members, _, _, _ = _settings(conn, org_id)
     if settings is None or settings.mode != RolloutMode.PILOT:
         return [], []
     return units, members
