@@ -37,6 +37,14 @@ def orgs(factory: Factory, frozen: datetime) -> tuple[int, int]:
     return acme, globex
 
 
+def unit_id(engine: Engine, external_id: str) -> int:
+    with unscoped(engine) as conn:
+        return int(conn.execute(
+            text("SELECT unit_id FROM directory_groups WHERE external_id = :e"),
+            {"e": external_id},
+        ).scalar_one())
+
+
 def bearer(factory: Factory, email: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {factory.token(email)}"}
 
@@ -344,10 +352,7 @@ def test_role_based_visibility(
     client: TestClient, factory: Factory, engine: Engine, orgs: tuple[int, int]
 ) -> None:
     acme, _ = orgs
-    with unscoped(engine) as conn:
-        north = conn.execute(
-            text("SELECT unit_id FROM directory_groups WHERE external_id = 'acme-north'")
-        ).scalar_one()
+    north = unit_id(engine, "acme-north")
     member = bearer(factory, factory.user(Role.MEMBER, org_id=acme))
     unit_admin = bearer(factory, factory.user(Role.UNIT_ADMIN, org_id=acme, unit_ids=(north,)))
     org_admin = bearer(factory, factory.user(Role.ORG_ADMIN, org_id=acme))
@@ -540,10 +545,7 @@ def test_a_unit_admin_sees_the_pilot_of_their_own_schools_only(
     client: TestClient, factory: Factory, engine: Engine, orgs: tuple[int, int]
 ) -> None:
     acme, _ = orgs
-    with unscoped(engine) as conn:
-        north = conn.execute(
-            text("SELECT unit_id FROM directory_groups WHERE external_id = 'acme-north'")
-        ).scalar_one()
+    north = unit_id(engine, "acme-north")
     org_admin = bearer(factory, factory.user(Role.ORG_ADMIN, org_id=acme))
     pilot = {"mode": "pilot", "pilot_units": ["acme-north", "acme-south"],
              "pilot_members": ["t1", "t2"], "launch_date": "2026-06-01"}
